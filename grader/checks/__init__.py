@@ -1,0 +1,1 @@
+"""checks stage of the grading pipeline."""

@@ -1,0 +1,1 @@
+"""reference stage of the grading pipeline."""
