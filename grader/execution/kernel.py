@@ -1,0 +1,50 @@
+"""Kernel launch: the grader's own Python, a fresh kernel per submission, an optional wrapper.
+
+The launch command is ``[*wrapper, sys.executable, -m, ipykernel_launcher, -f, CONNECTION]`` so a
+sandbox (bubblewrap, systemd-run, ...) can be put in front later without touching the runner.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import List, Unicode
+
+
+class GraderKernelManager(AsyncKernelManager):
+    """An ipykernel in the grader's environment, optionally started through a wrapper command."""
+
+    wrapper = List(Unicode(), default_value=[], help="Command put in front of the kernel's argv.").tag(
+        config=True
+    )
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's argv: wrapper + this interpreter running ipykernel."""
+        cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+        return [*self.wrapper, *cmd, *(extra_arguments or [])]
+
+
+def kernel_env(*, hide_gpus: bool, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of a student kernel: determinism settings, no display, optional GPU hiding."""
+    env = dict(os.environ)
+    env.update({
+        "PYTHONHASHSEED": "0",
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        "MPLBACKEND": "Agg",
+        "PYTHONUNBUFFERED": "1",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    if hide_gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    env.update(extra or {})
+    return env
+
+
+def make_kernel_manager(wrapper: list[str] | None = None, transport: str = "tcp", **kw: Any) -> GraderKernelManager:
+    """A kernel manager ready for ``nbclient.NotebookClient(km=...)``."""
+    km = GraderKernelManager(kernel_name="python3", transport=transport, **kw)
+    km.wrapper = list(wrapper or [])
+    return km

@@ -1,0 +1,172 @@
+"""Run one submission's notebook in a fresh kernel, cell by cell, never stopping at the first error.
+
+The grader controls time itself: each cell gets ``min(cell timeout, what is left of the budget)``;
+a cell that runs over is interrupted and the next cells still run while budget remains. The
+export cell runs after everything (errors and timeouts included) unless the kernel died.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbformat import NotebookNode
+
+from grader.errors import ExecutionError
+from grader.execution.instrument import export_cell_source, setup_cell_source
+from grader.execution.kernel import kernel_env, make_kernel_manager
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_MAX_STDOUT = 100_000
+_TB_LINES = 12
+_log = logging.getLogger("grader.execution")
+_log.addHandler(logging.NullHandler())
+
+
+@dataclass
+class ExecutionOptions:
+    """How to run one submission (defaults come from assignment.toml; the CLI may override)."""
+
+    probe_config: dict[str, Any]
+    cell_timeout_s: float = 300.0
+    budget_s: float = 900.0
+    export_timeout_s: float = 120.0
+    startup_timeout_s: float = 120.0
+    hide_gpus: bool = False
+    wrapper: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CellOutcome:
+    """What happened to one code cell of the student's notebook."""
+
+    index: int
+    status: str  # ok | error | timeout | not_run | kernel_died
+    duration_s: float = 0.0
+    error: dict[str, str] | None = None
+    stdout: str = ""
+
+
+@dataclass
+class ExecutionReport:
+    """Everything the runner saw; the recording itself is in the probe's files."""
+
+    status: str  # completed | timeout | kernel_died
+    cells: list[CellOutcome]
+    exported: bool
+    startup_s: float
+    wall_s: float
+    message: str | None = None
+    last_cell: int | None = None
+    executed: NotebookNode | None = None
+
+
+def _error_of(cell: NotebookNode) -> dict[str, str] | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            tb = [_ANSI.sub("", line) for line in out.get("traceback", [])]
+            text = "\n".join(tb).strip().splitlines()
+            return {"ename": out.get("ename", ""), "evalue": _ANSI.sub("", out.get("evalue", ""))[:2000],
+                    "traceback": "\n".join(text[-_TB_LINES:])}
+    return None
+
+
+def _stdout_of(cell: NotebookNode) -> str:
+    text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    if len(text) > _MAX_STDOUT:
+        return text[:_MAX_STDOUT] + f"\n[... {len(text) - _MAX_STDOUT} more characters truncated by the grader]"
+    return text
+
+
+def _code_cell(source: str) -> NotebookNode:
+    return nbformat.v4.new_code_cell(source)
+
+
+def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> ExecutionReport:
+    """Execute ``nb`` in ``workdir`` with the probe installed; return what happened per cell.
+
+    Raises ExecutionError only when no kernel could be started or the probe could not be set up.
+    """
+    student = [c for c in nb.cells]
+    run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
+    run_nb.cells = [_code_cell(setup_cell_source(opts.probe_config)), *student, _code_cell(export_cell_source())]
+    km = make_kernel_manager(opts.wrapper)
+    client = NotebookClient(run_nb, km=km, timeout=int(opts.startup_timeout_s), allow_errors=True,
+                            interrupt_on_timeout=False, startup_timeout=int(opts.startup_timeout_s),
+                            record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
+    env = kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env)
+    t0 = time.monotonic()
+    try:
+        with client.setup_kernel(env=env, cwd=str(workdir)):
+            startup = time.monotonic() - t0
+            setup = client.execute_cell(run_nb.cells[0], 0, store_history=False)
+            if _error_of(setup):
+                raise ExecutionError(f"the grader's probe failed to install: {_error_of(setup)}")
+            report = _run_cells(client, run_nb, student, opts, time.monotonic() + opts.budget_s)
+            report.startup_s = startup
+    except (DeadKernelError, RuntimeError, TimeoutError) as exc:
+        if isinstance(exc, DeadKernelError) or "Kernel didn't respond" in str(exc):
+            raise ExecutionError(f"could not start a kernel: {exc}") from exc
+        raise
+    report.wall_s = time.monotonic() - t0
+    report.executed = run_nb
+    return report
+
+
+def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[NotebookNode],
+               opts: ExecutionOptions, deadline: float) -> ExecutionReport:
+    cells: list[CellOutcome] = []
+    status, message, last = "completed", None, None
+    for i, cell in enumerate(student):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        remaining = deadline - time.monotonic()
+        if status == "kernel_died" or remaining <= 1:
+            if status != "kernel_died" and message is None:
+                status, message = "timeout", f"submission time budget of {opts.budget_s:.0f}s used up"
+            cells.append(CellOutcome(i, "not_run"))
+            continue
+        client.timeout = max(1, int(min(opts.cell_timeout_s, remaining)))
+        start = time.monotonic()
+        try:
+            client.execute_cell(cell, i + 1)
+            err = _error_of(cell)
+            cells.append(CellOutcome(i, "error" if err else "ok", time.monotonic() - start, err, _stdout_of(cell)))
+            last = i
+        except CellTimeoutError:
+            _interrupt(client)
+            status = "timeout"
+            message = message or f"cell index {i} ran over its {client.timeout}s limit and was interrupted"
+            cells.append(CellOutcome(i, "timeout", time.monotonic() - start, None, _stdout_of(cell)))
+            last = i
+        except DeadKernelError:
+            status, last = "kernel_died", i
+            message = f"kernel died while running cell index {i}"
+            cells.append(CellOutcome(i, "kernel_died", time.monotonic() - start, None, _stdout_of(cell)))
+    exported = False
+    if status != "kernel_died":
+        client.timeout = int(opts.export_timeout_s)
+        try:
+            exp = client.execute_cell(run_nb.cells[-1], len(run_nb.cells) - 1, store_history=False)
+            exported = _error_of(exp) is None
+        except (CellTimeoutError, DeadKernelError) as exc:
+            message = (message or "") + f"; the grader's export did not finish ({type(exc).__name__})"
+    return ExecutionReport(status, cells, exported, 0.0, 0.0, message, last)
+
+
+def _interrupt(client: NotebookClient) -> None:
+    try:
+        if client.km is not None:
+            run_sync(client.km.interrupt_kernel)()
+    except Exception as exc:  # the kernel may be gone; the next cell will tell
+        _log.debug("interrupt failed: %s", exc)
