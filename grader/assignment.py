@@ -1,0 +1,88 @@
+"""An assignment: its rubric, budgets and defaults, read from ``assignment.toml``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.errors import AssignmentError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SCHEMA_VERSION = 1
+DEFAULT_ASSIGNMENT = Path(__file__).resolve().parents[1] / "assignments" / "dnn2_mnist"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One rubric line: which registered check, its points, and its parameters."""
+
+    id: str
+    task: str
+    points: float
+    manual: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A parsed ``assignment.toml`` plus where it lives."""
+
+    root: Path
+    id: str
+    version: str
+    title: str
+    default_data: str
+    default_lang: str
+    seed: int
+    tasks: dict[str, str]
+    checks: list[CheckSpec]
+    budgets: dict[str, dict[str, float]]
+    integrity: dict[str, float]
+    reference_dir: Path
+
+    def budget(self, mode: str) -> dict[str, float]:
+        """Per-cell and whole-submission time limits for a data mode."""
+        return self.budgets.get(mode, {"cell_timeout_s": 600, "submission_timeout_s": 1800})
+
+    def baseline_path(self, mode: str) -> Path:
+        """Where the reference tolerance bands for a data mode are stored."""
+        return self.reference_dir / f"baseline-{mode}.json"
+
+
+def load_assignment(root: Path | None = None) -> Assignment:
+    """Read and validate ``root/assignment.toml`` (default: the bundled dnn2_mnist)."""
+    root = (root or DEFAULT_ASSIGNMENT).resolve()
+    path = root / "assignment.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise AssignmentError(f"{path}: not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise AssignmentError(f"{path}: invalid TOML: {exc}") from exc
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise AssignmentError(f"{path}: schema_version must be {SCHEMA_VERSION}")
+    try:
+        tasks = {t["id"]: t.get("title", t["id"]) for t in data["tasks"]}
+        checks = [_check(c, tasks) for c in data["checks"]]
+        ref = data.get("reference", f"reference/{data['id']}")
+        return Assignment(
+            root=root, id=data["id"], version=str(data["version"]), title=data.get("title", data["id"]),
+            default_data=data.get("default_data", "subset"), default_lang=data.get("default_lang", "en"),
+            seed=int(data.get("seed", 0)), tasks=tasks, checks=checks, budgets=data.get("budgets", {}),
+            integrity=data.get("integrity", {}), reference_dir=(root.parents[1] / ref).resolve(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AssignmentError(f"{path}: missing or invalid field: {exc}") from exc
+
+
+def _check(c: dict[str, Any], tasks: dict[str, str]) -> CheckSpec:
+    if c["task"] not in tasks:
+        raise AssignmentError(f"check {c['id']}: unknown task {c['task']!r}")
+    params = {k: v for k, v in c.items() if k not in ("id", "task", "points", "manual")}
+    return CheckSpec(c["id"], c["task"], float(c["points"]), bool(c.get("manual", False)), params)

@@ -1,0 +1,54 @@
+"""What a check sees: the evaluated runs, the recording, the execution report, the reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbformat import NotebookNode
+
+from grader.execution.runner import ExecutionReport
+from grader.recording.architecture import Architecture
+from grader.recording.events import Recording, Run
+
+
+@dataclass
+class EvaluatedRun:
+    """A recorded run plus what the grader measured about it in its own process."""
+
+    run: Run
+    arch: Architecture | None
+    accuracy: float | None = None
+    accuracy_source: str | None = None      # "grader" | "kernel (unverified)"
+    unverified_reason: str | None = None
+    kernel_accuracy: float | None = None
+    gradient_flow: list[float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Human name, e.g. ``run 2 (SGD, 784→256→…→10)``."""
+        arch = self.arch.describe() if self.arch else "architecture unknown"
+        return f"run {self.run.index + 1} ({self.run.torch_class}, {arch})"
+
+
+@dataclass
+class CheckContext:
+    """Inputs shared by every check of one submission."""
+
+    runs: list[EvaluatedRun]
+    recording: Recording
+    execution: ExecutionReport | None
+    notebook: NotebookNode
+    baseline: dict[str, Any] | None
+    mode: str
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def notebook_cell(self, probe_cell: int) -> int:
+        """Notebook cell index of a probe cell ordinal (the grader's set-up cell is ordinal 0)."""
+        return probe_cell - 1
+
+    def reference_run(self, key: str) -> dict[str, Any] | None:
+        if not self.baseline:
+            return None
+        return self.baseline.get("runs", {}).get(key)

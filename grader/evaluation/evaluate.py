@@ -1,0 +1,70 @@
+"""Trusted evaluation of every recorded run, in the grader's own process.
+
+Accuracy comes from the exported weights rebuilt here (``weights_only=True``); when a model
+cannot be rebuilt it is marked unverified and the in-kernel measurement is used instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.checks.context import EvaluatedRun
+from grader.data.mnist import load_split
+from grader.evaluation.gradflow import gradient_flow
+from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
+from grader.recording.architecture import analyse
+from grader.recording.events import Recording
+
+
+def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
+    path = export_dir / "models.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {int(m["run"]): m for m in data.get("models", []) if isinstance(m, dict)}
+    except (ValueError, KeyError, TypeError):
+        return {}
+
+
+def _ops(layers: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
+    return [(x.get("op"), x.get("in"), x.get("out")) for x in layers or [] if x.get("op") != "identity"]
+
+
+def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> list[EvaluatedRun]:
+    """Measure accuracy and gradient flow for each run; never raises for a student's model."""
+    exports = _exports(export_dir)
+    test_x, test_y = load_split(mnist_root, train=False)
+    train_x, train_y = load_split(mnist_root, train=True)
+    flows: dict[str, list[float] | None] = {}
+    out = []
+    for run in recording.runs:
+        er = EvaluatedRun(run, analyse(run.layers))
+        rec = exports.get(run.index)
+        if rec is None:
+            er.unverified_reason = "the model was not exported (the notebook did not reach the grader's last cell)"
+        else:
+            er.kernel_accuracy = rec.get("kernel_accuracy")
+            res = evaluate_export(rec, export_dir, test_x, test_y) if rec.get("weights_file") else \
+                {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
+            if res["accuracy"] is not None:
+                er.accuracy, er.accuracy_source = float(res["accuracy"]), "grader"
+            else:
+                er.unverified_reason = res["reason"]
+                if er.kernel_accuracy is not None:
+                    er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
+            fn = rec.get("fn_layers")
+            if fn is not None and _ops(fn) != _ops(run.layers):
+                er.notes.append("the forward-pass trace and the training graph disagree about the layers")
+        if run.layers:
+            key = json.dumps(run.layers, sort_keys=True)
+            if key not in flows:
+                try:
+                    flows[key] = gradient_flow(run.layers, train_x, train_y, seed=0)
+                except UnverifiableModel:
+                    flows[key] = None
+            er.gradient_flow = flows[key]
+        out.append(er)
+    return out

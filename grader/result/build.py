@@ -1,0 +1,76 @@
+"""The result JSON of one submission (``schema_version`` 1) and where it is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grader import __version__
+from grader.checks.context import EvaluatedRun
+from grader.evaluation.gradflow import vanishing_ratio
+from grader.execution.runner import ExecutionReport
+
+SCHEMA_VERSION = 1
+
+
+def run_dict(er: EvaluatedRun) -> dict[str, Any]:
+    """JSON view of one evaluated run."""
+    r = er.run
+    return {
+        "index": r.index, "cell_index": r.cell - 1,
+        "optimizer": {"class": r.optimizer.get("cls"), "torch_class": r.torch_class,
+                      "family": r.optimizer_family, "hparams": r.optimizer.get("hparams")},
+        "model": {"class": r.model_cls, "input_shape": r.input_shape, "layers": r.layers,
+                  **(er.arch.to_dict() if er.arch else {})},
+        "loss": r.loss_kind, "batch_size": r.batch, "steps": r.steps, "epochs_completed": r.epochs_completed,
+        "epochs": [{"mean_loss": e.mean_loss, "steps": e.steps, "complete": e.complete, "split": e.split}
+                   for e in r.epochs],
+        "step_losses": r.losses,
+        "accuracy": {"value": er.accuracy, "source": er.accuracy_source, "kernel": er.kernel_accuracy,
+                     "unverified_reason": er.unverified_reason},
+        "gradient_flow": {"init_norms": er.gradient_flow,
+                          "init_ratio": vanishing_ratio(er.gradient_flow) if er.gradient_flow else None,
+                          "first_steps": r.gradnorms},
+        "notes": er.notes,
+    }
+
+
+def errors_list(ex: ExecutionReport | None) -> list[dict[str, Any]]:
+    """The cells that raised, with a short traceback."""
+    if ex is None:
+        return []
+    return [{"cell_index": c.index, **c.error} for c in ex.cells if c.error]
+
+
+def execution_dict(ex: ExecutionReport | None) -> dict[str, Any] | None:
+    if ex is None:
+        return None
+    return {"status": ex.status, "message": ex.message, "exported": ex.exported, "last_cell": ex.last_cell,
+            "kernel_start_s": round(ex.startup_s, 2), "wall_s": round(ex.wall_s, 2),
+            "cells": [{"index": c.index, "status": c.status, "duration_s": round(c.duration_s, 3)}
+                      for c in ex.cells]}
+
+
+def status_of(ex: ExecutionReport | None) -> str:
+    """graded | errors | timeout | kernel_died (``invalid`` is decided before execution)."""
+    if ex is None:
+        return "invalid"
+    if ex.status in ("timeout", "kernel_died"):
+        return ex.status
+    return "errors" if any(c.status == "error" for c in ex.cells) else "graded"
+
+
+def write_result(result: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``<out>/<submission id>.json`` atomically; return its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{result['submission']['id']}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def versions(assignment_id: str, assignment_version: str, torch_version: str | None) -> dict[str, Any]:
+    return {"grader": __version__, "assignment": assignment_id, "assignment_version": assignment_version,
+            "torch": torch_version}
