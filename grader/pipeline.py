@@ -97,6 +97,7 @@ def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, root: P
         cell_timeout_s=opts.cell_timeout_s or budget["cell_timeout_s"],
         budget_s=opts.budget_s or budget["submission_timeout_s"],
         hide_gpus=opts.device == "cpu", wrapper=opts.wrapper, env=opts.env,
+        kernel_log=probe_dir / "kernel.log",
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class ExecutionOptions:
     hide_gpus: bool = False
     wrapper: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    kernel_log: Path | None = None  # the kernel process's own stdout/stderr (not the student's output)
 
 
 @dataclass
@@ -106,8 +108,9 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
                             record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
     env = kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env)
     t0 = time.monotonic()
+    log = open(opts.kernel_log, "ab") if opts.kernel_log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        with client.setup_kernel(env=env, cwd=str(workdir)):
+        with client.setup_kernel(env=env, cwd=str(workdir), stdout=log, stderr=log):
             startup = time.monotonic() - t0
             setup = client.execute_cell(run_nb.cells[0], 0, store_history=False)
             if _error_of(setup):
@@ -118,6 +121,9 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
         if isinstance(exc, DeadKernelError) or "Kernel didn't respond" in str(exc):
             raise ExecutionError(f"could not start a kernel: {exc}") from exc
         raise
+    finally:
+        if not isinstance(log, int):
+            log.close()
     report.wall_s = time.monotonic() - t0
     report.executed = run_nb
     return report

@@ -1,0 +1,35 @@
+# Two commands a user needs: `make demo` and `make test`. Each sets up its own environment.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint bench reference clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch/torchvision pinned to the builds this project is tested with (CUDA build; runs on CPU too)
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check grader tests
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/probe_overhead.py
+	$(PY) benchmarks/grade_speed.py
+
+reference: $(STAMP)
+	$(VENV)/bin/grader reference --data subset --seeds 3
+
+clean:
+	rm -rf $(VENV) reports/demo .pytest_cache
