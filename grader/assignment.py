@@ -50,6 +50,22 @@ class Assignment:
         """Per-cell and whole-submission time limits for a data mode."""
         return self.budgets.get(mode, {"cell_timeout_s": 600, "submission_timeout_s": 1800})
 
+    def template_texts(self) -> frozenset[str]:
+        """Markdown cells and comment lines of the starter notebook (text the student did not write)."""
+        starter = self.root / "starter.ipynb"
+        if not starter.exists():
+            return frozenset()
+        import nbformat
+
+        texts: set[str] = set()
+        for cell in nbformat.read(starter, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                texts.add(cell.source.strip())
+            else:
+                texts.update(line.strip().lstrip("#").strip() for line in cell.source.splitlines()
+                             if line.strip().startswith("#"))
+        return frozenset(texts)
+
     def baseline_path(self, mode: str) -> Path:
         """Where the reference tolerance bands for a data mode are stored."""
         return self.reference_dir / f"baseline-{mode}.json"

@@ -79,7 +79,8 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
         recording = load_recording(probe_dir / "events.jsonl")
         t_eval = time.monotonic()
         runs = evaluate_runs(recording, probe_dir, root)
-        ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode)
+        ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
+                           assignment.template_texts())
         checks = run_checks(assignment, ctx, registry or default_registry())
         flags = integrity_flags(ctx, assignment.integrity)
     timings = {"execution_s": round(report.wall_s, 2), "evaluation_s": round(time.monotonic() - t_eval, 2),

@@ -42,6 +42,7 @@ class CheckContext:
     notebook: NotebookNode
     baseline: dict[str, Any] | None
     mode: str
+    template_texts: frozenset[str] = frozenset()  # markdown/comments of the starter: not the student's words
     memo: dict[str, Any] = field(default_factory=dict)
 
     def notebook_cell(self, probe_cell: int) -> int:

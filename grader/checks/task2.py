@@ -57,7 +57,7 @@ def _text_near(ctx: CheckContext, start: int, stop: int) -> list[str]:
         elif cell.cell_type == "code" and in_range:
             parts.extend(line.strip().lstrip("#").strip() for line in src.splitlines()
                          if line.strip().startswith("#") and len(line.strip()) > 12)
-    return [t for t in parts if t and not _PLACEHOLDER.search(t)]
+    return [t for t in parts if t and not _PLACEHOLDER.search(t) and t not in ctx.template_texts]
 
 
 def conclusion(ctx: CheckContext, p: dict[str, Any]) -> Outcome:

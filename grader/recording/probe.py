@@ -66,6 +66,8 @@ class Probe:
         self.opt_runs: dict[int, int] = {}       # id(optimizer) -> run index
         self.runs: list[dict[str, Any]] = []     # per run: opt, params, layers, buffers
         self.step_depth: dict[int, int] = {}
+        self.step_live: dict[int, bool] = {}
+        self.empty_steps: dict[int, int] = {}    # id(optimizer) -> steps that had no gradient
         self.pending_loss: torch.Tensor | None = None
         self.trace_wanted = True
         self.last_trace: dict[str, Any] | None = None
@@ -135,6 +137,14 @@ class Probe:
         if depth:
             return  # a subclass calling super().step(): count the outer call only
         try:
+            # a step with no gradient anywhere updates nothing (e.g. the loop steps an old optimizer
+            # whose model was not in the backward): it is not training, so it is not recorded
+            live = len(args) > 1 or kwargs.get("closure") is not None or any(  # args[0] is the optimizer
+                p.grad is not None for g in opt.param_groups for p in g["params"])
+            self.step_live[id(opt)] = live
+            if not live:
+                self.empty_steps[id(opt)] = self.empty_steps.get(id(opt), 0) + 1
+                return
             k = self.opt_runs.get(id(opt))
             if k is None:
                 k = self.new_run(opt)
@@ -150,7 +160,7 @@ class Probe:
     def step_post(self, opt: Any, args: Any, kwargs: Any) -> None:
         depth = self.step_depth.get(id(opt), 1) - 1
         self.step_depth[id(opt)] = depth
-        if depth:
+        if depth or not self.step_live.get(id(opt), True):
             return
         try:
             run = self.runs[self.opt_runs[id(opt)]]

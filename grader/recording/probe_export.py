@@ -169,4 +169,4 @@ def run_export() -> None:
     with open(os.path.join(out_dir, "models.json"), "w", encoding="utf-8") as fh:
         json.dump({"models": records}, fh)
     P.emit("end", hooks_intact=intact, n_runs=len(P.runs),
-           steps=[r["steps"] for r in P.runs])
+           steps=[r["steps"] for r in P.runs], empty_steps={str(k): v for k, v in P.empty_steps.items()})
