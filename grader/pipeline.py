@@ -125,6 +125,8 @@ def _result(sub: Submission, assignment: Assignment, mode: str, root: Path, repo
     hello = recording.hello or {}
     result = _header(sub.id, sub.path, sub.sha256, sub.kind, assignment, mode)
     result["data"].update(mnist.data_fingerprint(root))
+    result["data"]["datasets"] = [{k: d.get(k) for k in ("split", "n_items", "requested_root", "transform")}
+                                  for d in recording.datasets]
     result.update({
         "status": status_of(report), "message": report.message,
         "score": totals(checks), "checks": checks, "flags": flags,

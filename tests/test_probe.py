@@ -56,6 +56,10 @@ SCRIPT = textwrap.dedent("""
     o2 = torch.optim.SGD(m2.parameters(), lr=0.1)
     for X, Y in tdl:
         o2.zero_grad(); F.cross_entropy(m2(X), Y).backward(); o2.step()
+    # run 3: the run-0 model re-trained by a new optimizer: run 0's weights must be kept as they were
+    o3 = torch.optim.SGD(model.parameters(), lr=0.5)
+    for X, Y in dl:
+        o3.zero_grad(); F.cross_entropy(model(X.view(-1, 784)), Y).backward(); o3.step()
     load("_grader_probe_export", sys.argv[2]).run_export()
 """)
 
@@ -82,12 +86,12 @@ def test_mnist_redirected_whatever_root(probed: tuple[Path, dict]) -> None:
 
 def test_runs_classified(probed: tuple[Path, dict]) -> None:
     rec = load_recording(probed[0] / "events.jsonl")
-    assert [r.torch_class for r in rec.runs] == ["AdamW", "SGD", "SGD"]
+    assert [r.torch_class for r in rec.runs] == ["AdamW", "SGD", "SGD", "SGD"]
     assert rec.runs[0].optimizer_family == "adam"
     assert rec.runs[1].optimizer["cls"] == "MySGD"
     # super().step() inside a subclass counts once: 10 batches per pass
-    assert [r.steps for r in rec.runs] == [20, 10, 10]
-    assert [r.epochs_completed for r in rec.runs] == [2, 1, 1]
+    assert [r.steps for r in rec.runs] == [20, 10, 10, 10]
+    assert [r.epochs_completed for r in rec.runs] == [2, 1, 1, 1]
     assert "RMSprop" in {o["torch_cls"] for o in rec.optimizers.values()}
     assert rec.end is not None and all(rec.end["hooks_intact"].values())
 
@@ -113,11 +117,23 @@ def test_export_weights_and_forward_trace(probed: tuple[Path, dict]) -> None:
     by_run = {m["run"]: m for m in models["models"]}
     seq = by_run[0]
     assert seq["normalize"] == pytest.approx([0.1307, 0.3081])
-    assert [x["op"] for x in seq["fn_layers"]] == ["linear", "relu", "linear"]
-    assert 0.0 <= seq["kernel_accuracy"] <= 1.0
+    last = by_run[3]  # the same module, trained last: its forward pass is traced and measured in the kernel
+    assert [x["op"] for x in last["fn_layers"]] == ["linear", "relu", "linear"]
+    assert 0.0 <= last["kernel_accuracy"] <= 1.0
     import torch
 
     weights = torch.load(out / seq["weights_file"], weights_only=True)
     assert weights["L0.weight"].shape == (32, 784) and weights["L1.bias"].shape == (10,)
     hand = torch.load(out / by_run[1]["weights_file"], weights_only=True)
     assert hand["L0.weight"].shape == (16, 784), "x @ W weights are exported as (out, in)"
+
+
+def test_retrained_model_keeps_earlier_weights(probed: tuple[Path, dict]) -> None:
+    import torch
+
+    out, models = probed
+    by_run = {m["run"]: m for m in models["models"]}
+    first = torch.load(out / by_run[0]["weights_file"], weights_only=True)
+    later = torch.load(out / by_run[3]["weights_file"], weights_only=True)
+    assert not torch.equal(first["L0.weight"], later["L0.weight"])
+    assert any("re-trained" in e for e in by_run[0]["errors"])

@@ -181,6 +181,10 @@ class Probe:
         if model is not None and not ids & {id(p) for p in self.roots[model].parameters()}:
             model = None
         trace = self.last_trace if self.last_trace and ids & self.last_trace["param_ids"] else None
+        for prev in self.runs:  # a new run re-training an earlier run's tensors: keep that run's weights
+            if "snapshot" not in prev and any(id(w) in ids for w, _ in prev["weights"]):
+                prev["snapshot"] = ([(w.detach().clone(), s) for w, s in prev["weights"]],
+                                    [None if b is None else b.detach().clone() for b in prev["biases"]])
         k = len(self.runs)
         self.opt_runs[id(opt)] = k
         self.runs.append({"opt": opt, "model": model, "steps": 0, "buf": [], "iters": [], "first": 0, "last_iter": -1,
@@ -476,7 +480,11 @@ def _install_data_hooks(p: Probe) -> None:
         return p.loader_iter(self, orig_iter(self))
 
     def __next__(self: Any) -> Any:
-        batch = orig_next(self)
+        try:
+            batch = orig_next(self)
+        except StopIteration:
+            p.current_iter = -1  # the pass is over: later steps (manual batching) belong to no pass
+            raise
         p.current_iter = getattr(self, "_grader_iter", -1)
         return batch
 
@@ -489,6 +497,7 @@ def _pre_run_cell(info: Any = None) -> None:
     if _P is not None:
         _P.cell += 1
         _P.depth = 0  # an interrupted forward must not hide later roots
+        _P.current_iter = -1  # a pass left unfinished in an earlier cell must not claim this cell's steps
 
 
 def probe() -> Probe | None:

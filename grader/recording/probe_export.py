@@ -105,13 +105,14 @@ def _fn_layers(model: Any, shape: list[int]) -> list[dict[str, Any]]:
 def _export_weights(k: int, run: dict[str, Any], out_dir: str) -> list[dict[str, Any]]:
     tensors: dict[str, torch.Tensor] = {}
     layers, li = [], 0
+    weights, biases = run.get("snapshot", (run["weights"], run["biases"]))
     for layer in run["layers"]:
         spec = dict(layer)
         if layer["op"] == "linear":
-            w, stored = run["weights"][li]
+            w, stored = weights[li]
             tensors[f"L{li}.weight"] = (w if stored else w.t()).detach().float().cpu().contiguous().clone()
             spec["weight"], spec["bias"] = f"L{li}.weight", None
-            b = run["biases"][li]
+            b = biases[li]
             if b is not None:
                 tensors[f"L{li}.bias"] = b.detach().float().cpu().reshape(-1).clone()
                 spec["bias"] = f"L{li}.bias"
@@ -132,7 +133,9 @@ def _export_run(P: Any, k: int, run: dict[str, Any], out_dir: str, test: Any) ->
             rec["errors"].append(f"weights: {type(exc).__name__}: {exc}")
     model = P.roots.get(run["model"]) if run["model"] is not None else None
     shape = P.root_shapes.get(run["model"]) if model is not None else None
-    if model is not None and shape:
+    if "snapshot" in run:
+        rec["errors"].append("model re-trained by a later run: in-kernel accuracy not measured")
+    elif model is not None and shape:
         for field, fn in (("fn_layers", lambda: _fn_layers(model, shape)),
                           ("kernel_accuracy", lambda: _kernel_accuracy(model, shape, rec["normalize"], test))):
             try:
