@@ -28,6 +28,8 @@ from grader.execution.kernel import kernel_env, make_kernel_manager
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MAX_STDOUT = 100_000
 _TB_LINES = 12
+_TIMEOUT_REPLY = {"ename": "CellTimeoutError", "evalue": "interrupted by the grader's time limit",
+                  "traceback": []}
 _log = logging.getLogger("grader.execution")
 _log.addHandler(logging.NullHandler())
 
@@ -103,8 +105,11 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
     run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
     run_nb.cells = [_code_cell(setup_cell_source(opts.probe_config)), *student, _code_cell(export_cell_source())]
     km = make_kernel_manager(opts.wrapper)
+    # On timeout nbclient interrupts the kernel and answers with error_on_timeout; it then waits for the
+    # interrupted cell's last output, so no stale output poller is left to eat the next cell's output.
     client = NotebookClient(run_nb, km=km, timeout=int(opts.startup_timeout_s), allow_errors=True,
-                            interrupt_on_timeout=False, startup_timeout=int(opts.startup_timeout_s),
+                            interrupt_on_timeout=True, error_on_timeout=_TIMEOUT_REPLY, iopub_timeout=10,
+                            startup_timeout=int(opts.startup_timeout_s),
                             record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
     env = kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env)
     t0 = time.monotonic()
@@ -122,6 +127,7 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
             raise ExecutionError(f"could not start a kernel: {exc}") from exc
         raise
     finally:
+        _shutdown(client)  # nbclient leaves a kernel it did not create (km=...) running
         if not isinstance(log, int):
             log.close()
     report.wall_s = time.monotonic() - t0
@@ -146,15 +152,14 @@ def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[Noteb
         start = time.monotonic()
         try:
             client.execute_cell(cell, i + 1)
-            err = _error_of(cell)
-            cells.append(CellOutcome(i, "error" if err else "ok", time.monotonic() - start, err, _stdout_of(cell)))
-            last = i
-        except CellTimeoutError:
-            _interrupt(client)
-            status = "timeout"
-            message = message or f"cell index {i} ran over its {client.timeout}s limit and was interrupted"
-            cells.append(CellOutcome(i, "timeout", time.monotonic() - start, None, _stdout_of(cell)))
-            last = i
+            last, took = i, time.monotonic() - start
+            if took >= client.timeout:
+                status = "timeout"
+                message = message or f"cell index {i} ran over its {client.timeout}s limit and was interrupted"
+                cells.append(CellOutcome(i, "timeout", took, None, _stdout_of(cell)))
+            else:
+                err = _error_of(cell)
+                cells.append(CellOutcome(i, "error" if err else "ok", took, err, _stdout_of(cell)))
         except DeadKernelError:
             status, last = "kernel_died", i
             message = f"kernel died while running cell index {i}"
@@ -170,9 +175,10 @@ def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[Noteb
     return ExecutionReport(status, cells, exported, 0.0, 0.0, message, last)
 
 
-def _interrupt(client: NotebookClient) -> None:
+def _shutdown(client: NotebookClient) -> None:
+    km = client.km
     try:
-        if client.km is not None:
-            run_sync(client.km.interrupt_kernel)()
-    except Exception as exc:  # the kernel may be gone; the next cell will tell
-        _log.debug("interrupt failed: %s", exc)
+        if km is not None and run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception as exc:  # best effort; the process may already be gone
+        _log.debug("kernel shutdown failed: %s", exc)
