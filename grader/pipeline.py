@@ -76,7 +76,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
         probe_dir.mkdir()
         shutil.copy2(sub.path, work / sub.path.name)
         report = execute(sub.notebook, work, _exec_options(assignment, opts, mode, root, probe_dir))
-        recording = load_recording(probe_dir / "events.jsonl")
+        recording = load_recording(probe_dir / "events.jsonl", sub.notebook)
         t_eval = time.monotonic()
         runs = evaluate_runs(recording, probe_dir, root)
         ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
@@ -130,7 +130,7 @@ def _result(sub: Submission, assignment: Assignment, mode: str, root: Path, repo
     result.update({
         "status": status_of(report), "message": report.message,
         "score": totals(checks), "checks": checks, "flags": flags,
-        "runs": [run_dict(er) for er in ctx.runs], "errors": errors_list(report),
+        "runs": [run_dict(er, recording) for er in ctx.runs], "errors": errors_list(report),
         "device": hello.get("device"), "execution": execution_dict(report), "timings": timings,
         "probe": {"errors": recording.probe_errors[:10], "hooks_intact": (recording.end or {}).get("hooks_intact")},
         "reference": (ctx.baseline or {}).get("provenance"),

@@ -28,7 +28,8 @@ torch.manual_seed(777)
 
 mnist_train = dsets.MNIST(root='MNIST_data/', train=True, transform=transforms.ToTensor(), download=True)
 mnist_test = dsets.MNIST(root='MNIST_data/', train=False, transform=transforms.ToTensor(), download=True)
-data_loader = torch.utils.data.DataLoader(dataset=mnist_train, batch_size=100, shuffle=True, drop_last=True)"""
+data_loader = torch.utils.data.DataLoader(dataset=mnist_train, batch_size=100,
+                                          shuffle=True, drop_last=True)"""
 
 
 class Md(str):
@@ -49,7 +50,7 @@ def sequential(acts: list[str], width: int = WIDTH, out_act: str | None = None, 
     lines.append(f"    torch.nn.Linear({n_in}, 10),")
     if out_act:
         lines.append(f"    torch.nn.{out_act}(dim=1),")
-    lines.append(f").to(device)")
+    lines.append(").to(device)")
     return "\n".join(lines)
 
 
@@ -108,7 +109,7 @@ def matmul_model(width: int = WIDTH) -> str:
     """Hand-written ``x @ W + b`` model over raw tensors; ``params`` is the list for the optimizer."""
     sizes = [784] + [width] * 6 + [10]
     lines = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         lines.append(f"W{i} = torch.randn({a}, {b}, requires_grad=True)")
         lines.append(f"b{i} = torch.zeros({b}, requires_grad=True)")
     lines.append("with torch.no_grad():  # He initialisation")
@@ -157,6 +158,17 @@ with torch.no_grad():
     correct_prediction = torch.argmax(prediction, 1) == Y_test
     accuracy = correct_prediction.float().mean()
     print('Accuracy:', accuracy.item())"""
+
+TEST_LOADER_ACCURACY = """\
+test_loader = torch.utils.data.DataLoader(dataset=mnist_test, batch_size=100, shuffle=False)
+correct = 0
+with torch.no_grad():
+    for X, Y in test_loader:
+        correct += (torch.argmax(model(X.view(-1, 28 * 28).to(device)), 1) == Y.to(device)).sum().item()
+print('Accuracy:', correct / len(mnist_test))
+X_sample, Y_sample = next(iter(test_loader))  # a peek at one batch: leaves a test-loader pass unfinished
+print('label:', Y_sample[0].item(),
+      'prediction:', torch.argmax(model(X_sample[:1].view(-1, 784).to(device)), 1).item())"""
 
 NO_DATALOADER_TRAIN = """\
 # no DataLoader: shuffle the index myself and slice the tensors
@@ -232,8 +244,9 @@ def flag_ids(result: dict[str, Any]) -> set[str]:
 def summary(result: dict[str, Any]) -> str:
     """Compact text of a result, for assertion messages."""
     lines = [f"status={result['status']} message={result.get('message')!r} score={result['score']}"]
-    lines += [f"  {c['id']}: {c['status']} — {c['message']}" + (f" [warning: {c['warning']}]" if c['warning'] else "")
-              for c in result["checks"]]
+    for c in result["checks"]:
+        warning = f" [warning: {c['warning']}]" if c["warning"] else ""
+        lines.append(f"  {c['id']}: {c['status']} — {c['message']}{warning}")
     lines += [f"  flag {f['id']}: {f['message']}" for f in result["flags"]]
     lines += [f"  error cell {e['cell_index']}: {e['ename']}: {e['evalue'][:120]}" for e in result["errors"]]
     for r in result["runs"]:

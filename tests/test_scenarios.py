@@ -12,18 +12,37 @@ from typing import Any
 
 import pytest
 import torch
+from scenarios import (
+    ADAM,
+    ADAMW,
+    CONCLUSION,
+    CUSTOM_MODULE_F_RELU,
+    DATA,
+    FAKE_PRINTS,
+    NO_DATALOADER_TRAIN,
+    PLAIN_CONCLUSION,
+    SGD,
+    TEST_ACCURACY,
+    TEST_LOADER_ACCURACY,
+    check,
+    flag,
+    flag_ids,
+    matmul_model,
+    md,
+    module_list,
+    relu6,
+    sequential,
+    sigmoid6,
+    summary,
+    train,
+    write_module,
+    write_notebook,
+)
 
 from grader.assignment import load_assignment
 from grader.pipeline import GradeOptions, grade_file
 
-from scenarios import (
-    ADAM, ADAMW, CONCLUSION, PLAIN_CONCLUSION, CUSTOM_MODULE_F_RELU, DATA, FAKE_PRINTS, NO_DATALOADER_TRAIN, SGD,
-    TEST_ACCURACY, check, flag, flag_ids, matmul_model, md, module_list, relu6, sequential, sigmoid6,
-    summary, train, write_module, write_notebook,
-)
-
-ROOT = Path(__file__).resolve().parents[1]
-HAS_BASELINE = (ROOT / "reference" / "dnn2_mnist" / "baseline-subset.json").exists()
+HAS_BASELINE = load_assignment().baseline_path("subset").exists()
 AUTO_IDS = ["t1.six_hidden", "t1.structure", "t1.loss_decreased", "t1.loss_vs_reference", "t1.accuracy",
             "t2.sigmoid_model", "t2.controlled", "t3.other_optimizer", "t3.trained"]
 ALWAYS_PASS_IF_GOOD = ["t1.six_hidden", "t1.structure", "t1.loss_decreased", "t2.sigmoid_model",
@@ -56,15 +75,32 @@ def _has(text: str | None, *phrases: str) -> None:
         assert p.lower() in text.lower(), f"{p!r} not in {text!r}"
 
 
-def _assert_reference_checks(result: dict[str, Any]) -> None:
-    """t1.accuracy / t1.loss_vs_reference depend on a stored baseline that may not exist yet."""
+def _assert_reference_checks(result: dict[str, Any], run: dict[str, Any]) -> None:
+    """t1.accuracy / t1.loss_vs_reference depend on a stored baseline that may not exist yet.
+
+    With a baseline (made from the 256-wide, 15-epoch solution) these small 3-epoch models need not
+    reach full credit, so the verdict is checked for consistency with the evidence instead.
+    """
     acc, band = check(result, "t1.accuracy"), check(result, "t1.loss_vs_reference")
-    if HAS_BASELINE:
-        assert acc["status"] in ("pass", "partial"), summary(result)
+    if not HAS_BASELINE:
+        assert acc["status"] == "pass" or "no reference accuracy" in acc["message"], summary(result)
         assert band["status"] == "pass", summary(result)
-    else:
-        assert acc["status"] == "pass" or "no reference" in acc["message"], summary(result)
-        assert band["status"] == "pass" or "no reference" in band["message"], summary(result)
+        _has(band["message"], "no reference curve")
+        return
+    ev = acc["evidence"]
+    assert acc["status"] in ("pass", "partial", "fail"), summary(result)
+    assert ev["accuracy"] == run["accuracy"]["value"] and ev["source"] == "grader", summary(result)
+    assert (acc["status"] == "pass") == (ev["accuracy"] >= ev["full_from"]), summary(result)
+    _has(acc["message"], "reference")
+    bev = band["evidence"]
+    assert band["status"] in ("pass", "fail"), summary(result)
+    if bev.get("reference") is None:
+        _has(band["message"], "no reference curve")
+        return
+    means = [e["mean_loss"] for e in run["epochs"] if e["complete"]]
+    assert bev["epoch_means"] == pytest.approx(means)
+    outside = sum(not lo <= m <= hi for m, (lo, hi) in zip(means, bev["band"], strict=False))
+    assert (band["status"] == "pass") == (outside <= 0.2 * len(means)), summary(result)
 
 
 def _run_at(result: dict[str, Any], cell_index: int) -> dict[str, Any]:
@@ -114,18 +150,19 @@ def mixed_adamw(workdir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def softmax_adam_only(workdir: Path) -> dict[str, Any]:
-    """One ReLU model with Softmax before CrossEntropyLoss, trained with Adam; no Sigmoid, no other optimizer."""
+    """One ReLU model with Softmax before CrossEntropyLoss, trained with Adam; nothing else."""
     cells = [DATA, sequential(["ReLU"] * 6, out_act="Softmax"), train(ADAM, 1), TEST_ACCURACY]
     return _grade(write_notebook(workdir, "softmax_adam_only", cells))
 
 
 @pytest.fixture(scope="module")
 def no_loader_idle_sgd(workdir: Path) -> dict[str, Any]:
-    """Task 1 trained by manual batching (no DataLoader); task 3 creates SGD but steps Adam."""
+    """Task 1 trained by manual batching (no DataLoader) right after a test-DataLoader evaluation that
+    leaves a pass unfinished; task 3 creates SGD but steps Adam."""
     idle_sgd = relu6() + "\noptimizer_sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
     cells = [DATA,
-             relu6(), NO_DATALOADER_TRAIN.format(epochs=2),                       # cells 1-2
-             idle_sgd, train(ADAM, 1)]                                             # cells 3-4
+             relu6(), TEST_LOADER_ACCURACY, NO_DATALOADER_TRAIN.format(epochs=2),  # cells 1-3
+             idle_sgd, train(ADAM, 1)]                                             # cells 4-5
     return _grade(write_notebook(workdir, "no_loader_idle_sgd", cells))
 
 
@@ -140,7 +177,7 @@ def errors(workdir: Path) -> dict[str, Any]:
     return _grade(write_notebook(workdir, "errors", cells))
 
 
-TIMEOUT_S = 8
+TIMEOUT_S = 10  # long enough for the data and training cells on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +206,7 @@ def test_split_cuda(workdir: Path) -> dict[str, Any]:
     """Training on a DataLoader over mnist_test, then a hard-coded ``.cuda()`` cell."""
     test_loader = ("test_loader = torch.utils.data.DataLoader(dataset=mnist_test, batch_size=100, "
                    "shuffle=True, drop_last=True)")
-    cuda_cell = relu6(name="model").replace(".to(device)", ".cuda()") + "\nprint(next(model.parameters()).device)"
+    cuda_cell = relu6().replace(".to(device)", ".cuda()") + "\nprint(next(model.parameters()).device)"
     cells = [DATA, test_loader, relu6(), train(ADAM, 2, loader="test_loader"),   # 0-3
              cuda_cell]                                                            # 4
     return _grade(write_notebook(workdir, "test_split_cuda", cells))
@@ -183,7 +220,7 @@ def test_perfect_sequential(perfect: dict[str, Any]) -> None:
     assert r["errors"] == []
     for cid in ALWAYS_PASS_IF_GOOD:
         _status(r, cid, "pass")
-    _assert_reference_checks(r)
+    _assert_reference_checks(r, r["runs"][0])
     concl = _status(r, "t2.conclusion", "pending")
     assert concl["passed"] is None
     _has(concl["message"], "written conclusion found")
@@ -202,8 +239,6 @@ def test_perfect_sequential(perfect: dict[str, Any]) -> None:
     assert relu["accuracy"]["value"] > 0.6, summary(r)
 
 
-@pytest.mark.xfail(strict=True, reason="grader/result/build.py run_dict: cell_index = probe ordinal - 1, which "
-                   "counts executed code cells only (markdown cells are skipped), not the notebook cell index")
 def test_run_cell_index_is_notebook_index(perfect: dict[str, Any]) -> None:
     assert [x["cell_index"] for x in perfect["runs"]] == [4, 8, 12], summary(perfect)
 
@@ -316,7 +351,8 @@ def test_softmax_before_cross_entropy(softmax_adam_only: dict[str, Any]) -> None
     assert run["loss"] == "cross_entropy"
     assert run["model"]["output_ops"] == ["softmax"]
     st = _status(r, "t1.structure", "pass")
-    _has(st["warning"], "softmax")
+    _has(st["message"], "only softmax after the output layer")
+    _has(st["warning"], "softmax before CrossEntropyLoss")
 
 
 def test_sgd_created_never_stepped(no_loader_idle_sgd: dict[str, Any]) -> None:
@@ -330,12 +366,16 @@ def test_sgd_created_never_stepped(no_loader_idle_sgd: dict[str, Any]) -> None:
 def test_no_dataloader(no_loader_idle_sgd: dict[str, Any]) -> None:
     r = no_loader_idle_sgd
     assert r["status"] == "graded", summary(r)
-    run = _run_at(r, 2)
+    run = _run_at(r, 3)
+    assert run["index"] == 0
     assert run["steps"] == 120
     assert run["epochs_completed"] >= 1, summary(r)
     assert run["epochs_completed"] == 2, summary(r)
     assert run["batch_size"] == 100
     assert run["model"]["hidden_layers"] == 6
+    # the test-loader pass evaluated (and left unfinished) just before must not claim these steps
+    assert [e["split"] for e in run["epochs"]] == [None, None], run["epochs"]
+    assert "trained_on_test" not in flag_ids(r), summary(r)
     six = _status(r, "t1.six_hidden", "pass")
     _has(six["message"], "run 1", "2 epoch(s)")
     _status(r, "t1.loss_decreased", "pass")
@@ -396,7 +436,7 @@ def test_py_module(py_module: dict[str, Any]) -> None:
     assert all(x["cell_index"] == 0 for x in r["runs"])
     for cid in ALWAYS_PASS_IF_GOOD:
         _status(r, cid, "pass")
-    _assert_reference_checks(r)
+    _assert_reference_checks(r, r["runs"][0])
     assert r["flags"] == [], summary(r)
 
 
@@ -411,6 +451,7 @@ def test_printed_fake_results(fake: dict[str, Any]) -> None:
         c = check(r, cid)
         assert c["status"] == "fail" and c["points"] == 0, summary(r)
     assert r["score"]["auto"] == 0, summary(r)
+    _has(check(r, "t3.other_optimizer")["message"], "no training was recorded")
     assert r["score"]["auto_max"] == 90
 
 

@@ -46,13 +46,8 @@ class CheckContext:
     memo: dict[str, Any] = field(default_factory=dict)
 
     def notebook_cell(self, probe_cell: int) -> int:
-        """Notebook cell index of a probe cell ordinal (the grader's set-up cell is ordinal 0).
-
-        The probe counts executed cells only; the runner skips markdown and blank code cells.
-        """
-        executed = [i for i, c in enumerate(self.notebook.cells)
-                    if c.cell_type == "code" and c.get("source", "").strip()]
-        return executed[probe_cell - 1] if 1 <= probe_cell <= len(executed) else probe_cell - 1
+        """Notebook cell index of a probe cell ordinal."""
+        return self.recording.notebook_cell(probe_cell)
 
     def reference_run(self, key: str) -> dict[str, Any] | None:
         if not self.baseline:

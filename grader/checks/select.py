@@ -40,7 +40,7 @@ def epoch_problem(er: EvaluatedRun, min_epochs: int) -> str | None:
             f"at least {min_epochs} needed")
 
 
-def _best(ctx: CheckContext, key: str, want: Any) -> tuple[EvaluatedRun | None, str]:
+def _best(ctx: CheckContext, key: str, want: Any, hidden: int) -> tuple[EvaluatedRun | None, str]:
     """First run with no problems, else the run with the fewest, and its problems as text."""
     if key in ctx.memo:
         return ctx.memo[key]  # type: ignore[no-any-return]
@@ -51,7 +51,9 @@ def _best(ctx: CheckContext, key: str, want: Any) -> tuple[EvaluatedRun | None, 
     elif not scored:
         result = (None, "no training was recorded: no optimizer stepped any model")
     else:
-        probs, er = min(scored, key=lambda pe: len(pe[0]))
+        # closest = deepest match first (a 5-hidden model is "closer" than the lecture's 2-hidden one)
+        probs, er = min(scored, key=lambda pe: (abs((pe[1].arch.hidden if pe[1].arch else 0) - hidden),
+                                                len(pe[0])))
         result = (None, f"closest is {er.label}, but " + "; ".join(probs))
     ctx.memo[key] = result
     return result
@@ -68,7 +70,7 @@ def relu_run(ctx: CheckContext, p: dict[str, Any]) -> tuple[EvaluatedRun | None,
         ep = epoch_problem(er, int(p.get("min_epochs", 1)))
         return probs + ([ep] if ep else [])
 
-    return _best(ctx, "relu_run", want)
+    return _best(ctx, "relu_run", want, hidden)
 
 
 def sigmoid_run(ctx: CheckContext, p: dict[str, Any]) -> tuple[EvaluatedRun | None, str]:
@@ -89,7 +91,7 @@ def sigmoid_run(ctx: CheckContext, p: dict[str, Any]) -> tuple[EvaluatedRun | No
         base, _ = ctx.memo.get("relu_run", (None, ""))
         if len(candidates) > 1 and base is not None:
             candidates.sort(key=lambda er: len(differences(base, er)))
-        ctx.memo[key] = (candidates[0], "") if candidates else _best(ctx, key + "_any", want)
+        ctx.memo[key] = (candidates[0], "") if candidates else _best(ctx, key + "_any", want, hidden)
     return ctx.memo[key]  # type: ignore[no-any-return]
 
 

@@ -44,7 +44,8 @@ def structure(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
     if "softmax" in out_ops and er.run.loss_kind == "cross_entropy":
         warning = ("softmax before CrossEntropyLoss applies softmax twice (the loss has its own log-softmax); "
                    "it trains slower; return raw logits instead")
-    return Outcome(True, f"784 → 10 with no activation after the output layer ({er.arch.describe()})",
+    after = f"only {'+'.join(out_ops)}" if out_ops else "no activation"
+    return Outcome(True, f"784 → 10 with {after} after the output layer ({er.arch.describe()})",
                    warning=warning, evidence={"output_ops": out_ops, "loss": er.run.loss_kind})
 
 

@@ -38,6 +38,10 @@ def other_optimizer(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
         er = short[0]
         return Outcome(False, f"{er.run.torch_class} stepped for only {er.run.steps} steps "
                               f"({er.run.epochs_completed} complete epochs); at least {min_epochs} needed")
+    if not ctx.runs:
+        what = f"{', '.join(idle)} was created but never stepped" if idle else "no optimizer stepped a model"
+        return Outcome(False, f"no training was recorded: {what}; train with an optimizer other than Adam "
+                              "(e.g. SGD, RMSprop, Adagrad)")
     if idle:
         return Outcome(False, f"{', '.join(idle)} was created but never stepped: every optimizer.step() "
                               "call went to Adam; call step() on the new optimizer inside the loop")

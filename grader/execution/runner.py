@@ -132,6 +132,10 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
             log.close()
     report.wall_s = time.monotonic() - t0
     report.executed = run_nb
+    if report.status == "kernel_died" and opts.kernel_log and opts.kernel_log.exists():
+        tail = opts.kernel_log.read_text(errors="replace").strip().splitlines()[-3:]
+        if tail:
+            report.message = f"{report.message}; the kernel's last words: {' | '.join(tail)[-500:]}"
     return report
 
 

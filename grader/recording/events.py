@@ -80,6 +80,13 @@ class Recording:
     probe_errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
     bad_lines: int = 0
+    code_cells: list[int] = field(default_factory=list)  # notebook index of each code cell the kernel ran
+
+    def notebook_cell(self, ordinal: int) -> int:
+        """Notebook cell index of a probe cell ordinal (0 = the grader's set-up cell, then code cells only)."""
+        if 1 <= ordinal <= len(self.code_cells):
+            return self.code_cells[ordinal - 1]
+        return ordinal - 1
 
     def stepped_optimizer_ids(self) -> set[int]:
         return {r.opt_id for r in self.runs if r.steps}
@@ -141,9 +148,13 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
     return rec
 
 
-def load_recording(path: Path) -> Recording:
-    """Read and fold the probe's event file."""
-    return build_recording(read_events(path))
+def load_recording(path: Path, notebook: Any = None) -> Recording:
+    """Read and fold the probe's event file; ``notebook`` maps cell ordinals to notebook indices."""
+    rec = build_recording(read_events(path))
+    if notebook is not None:  # the runner sends only non-blank code cells to the kernel
+        rec.code_cells = [i for i, c in enumerate(notebook.cells)
+                          if c.cell_type == "code" and c.get("source", "").strip()]
+    return rec
 
 
 def _new_run(ev: dict[str, Any], rec: Recording) -> Run:

@@ -451,6 +451,7 @@ def install(config: dict[str, Any]) -> Probe:
             p.error("optimizer_init", exc)
 
     torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign]
+    p.originals["optimizer_init"] = opt_init
     p.originals["backward"] = torch.autograd.backward
 
     def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
@@ -488,9 +489,29 @@ def _install_data_hooks(p: Probe) -> None:
         p.current_iter = getattr(self, "_grader_iter", -1)
         return batch
 
+    p.originals["iter"], p.originals["next"] = orig_iter, orig_next
     dl.__iter__ = __iter__  # type: ignore[method-assign]
     base_iter.__next__ = __next__  # type: ignore[method-assign]
     p.originals["iter_wrapper"] = __iter__
+
+
+def uninstall() -> None:
+    """Remove every hook and restore what was wrapped (benchmarks toggle the probe in one process)."""
+    global _P
+    p, _P = _P, None
+    if p is None:
+        return
+    for h in p.handles:
+        h.remove()
+    torch.optim.Optimizer.__init__ = p.originals["optimizer_init"]  # type: ignore[method-assign]
+    torch.autograd.backward = p.originals["backward"]
+    torch.utils.data.DataLoader.__iter__ = p.originals["iter"]  # type: ignore[method-assign]
+    torch.utils.data.dataloader._BaseDataLoaderIter.__next__ = p.originals["next"]  # type: ignore[method-assign]
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _MnistFinder)]
+    ip = getattr(builtins, "get_ipython", None)
+    if ip is not None and ip() is not None:
+        ip().events.unregister("pre_run_cell", _pre_run_cell)
+    p.out.close()
 
 
 def _pre_run_cell(info: Any = None) -> None:

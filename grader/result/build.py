@@ -10,15 +10,16 @@ from grader import __version__
 from grader.checks.context import EvaluatedRun
 from grader.evaluation.gradflow import vanishing_ratio
 from grader.execution.runner import ExecutionReport
+from grader.recording.events import Recording
 
 SCHEMA_VERSION = 1
 
 
-def run_dict(er: EvaluatedRun) -> dict[str, Any]:
+def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
     """JSON view of one evaluated run."""
     r = er.run
     return {
-        "index": r.index, "cell_index": r.cell - 1,
+        "index": r.index, "cell_index": recording.notebook_cell(r.cell),
         "optimizer": {"class": r.optimizer.get("cls"), "torch_class": r.torch_class,
                       "family": r.optimizer_family, "hparams": r.optimizer.get("hparams")},
         "model": {"class": r.model_cls, "input_shape": r.input_shape, "layers": r.layers,
