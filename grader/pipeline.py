@@ -27,7 +27,12 @@ from grader.execution.runner import ExecutionOptions, ExecutionReport, execute
 from grader.recording.events import Recording, load_recording
 from grader.reference.baseline import load_baseline
 from grader.result.build import (
-    SCHEMA_VERSION, errors_list, execution_dict, run_dict, status_of, versions,
+    SCHEMA_VERSION,
+    errors_list,
+    execution_dict,
+    run_dict,
+    status_of,
+    versions,
 )
 from grader.scoring.score import run_checks, totals
 from grader.submission.load import Submission, load_submission

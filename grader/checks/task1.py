@@ -66,7 +66,7 @@ def loss_decreased(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
 
 def _band(ref: dict[str, Any], tol: float) -> list[tuple[float, float]]:
     out = []
-    for m, s in zip(ref["epoch_loss_mean"], ref["epoch_loss_sd"]):
+    for m, s in zip(ref["epoch_loss_mean"], ref["epoch_loss_sd"], strict=True):
         lo, hi = m - 3 * s, m + 3 * s
         out.append((lo / (1 + tol) if lo > 0 else 0.0, hi * (1 + tol)))
     return out
@@ -83,7 +83,7 @@ def loss_vs_reference(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
                              f"{ctx.mode} mode: not compared, full credit", evidence={"reference": None})
     means = er.run.epoch_means()
     band = _band(ref, float(p.get("tolerance", 1.0)))
-    shared = list(zip(range(1, len(means) + 1), means, band))
+    shared = list(zip(range(1, len(means) + 1), means, band, strict=False))  # the epochs both have
     if not shared:
         return Outcome(False, "no complete epoch to compare with the reference")
     outside = [(e, v, b) for e, v, b in shared if not b[0] <= v <= b[1]]

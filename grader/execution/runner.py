@@ -182,7 +182,7 @@ def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[Noteb
 def _shutdown(client: NotebookClient) -> None:
     km = client.km
     try:
-        if km is not None and run_sync(km.is_alive)():
+        if km is not None and run_sync(km.is_alive)():  # type: ignore[arg-type]
             run_sync(km.shutdown_kernel)(now=True)
     except Exception as exc:  # best effort; the process may already be gone
         _log.debug("kernel shutdown failed: %s", exc)

@@ -43,7 +43,8 @@ class Architecture:
         acts = set(self.hidden_acts)
         if not self.hidden_acts or None in acts:
             return "none" if acts == {None} or not acts else "mixed"
-        return acts.pop() if len(acts) == 1 else "mixed"
+        only = acts.pop() if len(acts) == 1 else None
+        return only or "mixed"
 
     def describe(self) -> str:
         """E.g. ``784→256→256→10 (ReLU ×2)``."""

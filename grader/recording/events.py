@@ -177,14 +177,14 @@ def _mean(values: list[float | None]) -> float | None:
 def _epochs(run: Run, rec: Recording) -> list[Epoch]:
     """Group steps by DataLoader pass; without a DataLoader, by passes over the training set."""
     groups: list[tuple[int, list[float | None]]] = []
-    for it, loss in zip(run.iters, run.losses):
+    for it, loss in zip(run.iters, run.losses, strict=False):
         if groups and groups[-1][0] == it:
             groups[-1][1].append(loss)
         else:
             groups.append((it, [loss]))
     if groups and all(it == -1 for it, _ in groups):
         return _chunked(run, rec)
-    epochs = []
+    epochs: list[Epoch] = []
     for it, losses in groups:
         info = rec.loaders.get(it, {})
         length = info.get("len")

@@ -308,7 +308,8 @@ def trace_graph(loss: torch.Tensor) -> dict[str, Any]:
     """
     node, loss_kind, top = loss.grad_fn, None, []
     # find the loss node near the top (a mean / regulariser may sit above it)
-    frontier, seen = [node], 0
+    frontier: list[Any] = [node] if node is not None else []
+    seen = 0
     while frontier and seen < 50:
         n = frontier.pop(0)
         seen += 1
@@ -325,7 +326,8 @@ def trace_graph(loss: torch.Tensor) -> dict[str, Any]:
         if node is None:
             break
         name = type(node).__name__
-        params, data = [], []
+        params: list[Any] = []
+        data: list[Any] = []
         for f, _ in node.next_functions:
             if f is None:
                 continue

@@ -42,6 +42,16 @@ def run_key(run: dict[str, Any]) -> str:
     return f"{act}_{run['optimizer']['family']}"
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -71,7 +81,7 @@ def summarise(results: list[dict[str, Any]], seeds: list[int], mode: str) -> dic
     return {
         "schema_version": BASELINE_SCHEMA, "mode": mode, "runs": runs,
         "provenance": {"seeds": seeds, "device": first.get("device"), "torch": first.get("versions", {}).get("torch"),
-                       "grader": __version__, "machine": platform.machine(), "processor": platform.processor(),
+                       "grader": __version__, "machine": platform.machine(), "processor": _cpu_name(),
                        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        "solution_sha256": first.get("submission", {}).get("sha256")},
     }
