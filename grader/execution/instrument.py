@@ -27,7 +27,8 @@ def _loader(module: str, source: str) -> str:
 def setup_cell_source(config: dict[str, Any]) -> str:
     """Code of the first cell: load the probe and install its hooks with ``config``."""
     return (
-        _loader("_grader_probe", _source("probe.py"))
+        _loader("_grader_probe_mnist", _source("probe_mnist.py"))
+        + _loader("_grader_probe", _source("probe.py"))
         + f"_m.install(__import__('json').loads({json.dumps(config)!r}))\n"
         + "del _s, _t, _m\n"
     )

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import importlib.abc
-import importlib.machinery
-import inspect
 import json
 import math
 import os
@@ -375,50 +372,6 @@ def trace_graph(loss: torch.Tensor) -> dict[str, Any]:
             "loss": loss_kind, "batch": batch}
 
 
-# -------------------------------------------------------------------- torchvision MNIST redirect
-class _MnistFinder(importlib.abc.MetaPathFinder):
-    """Patches torchvision's MNIST the moment the student imports it (without importing it ourselves)."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "torchvision.datasets.mnist":
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return None
-        original_exec = spec.loader.exec_module
-
-        def exec_module(module: Any) -> None:
-            original_exec(module)
-            _patch_mnist(module.MNIST)
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
-def _patch_mnist(cls: Any) -> None:
-    original = cls.__init__
-    if getattr(original, "_grader", False):
-        return
-    sig = inspect.signature(original)
-    resources = cls.resources
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if _P is None or type(self).resources is not resources:  # FashionMNIST etc. untouched
-            return original(self, *args, **kwargs)
-        bound = sig.bind(self, *args, **kwargs)
-        requested, download = bound.arguments.get("root"), bound.arguments.get("download", False)
-        bound.arguments["root"] = _P.cfg["mnist_root"]
-        bound.arguments["download"] = False  # never the network: the grader's data is already there
-        original(*bound.args, **bound.kwargs)
-        try:
-            _P.mnist_created(self, bool(bound.arguments.get("train", True)), requested, download)
-        except Exception as exc:
-            _P.error("mnist", exc)
-
-    __init__._grader = True  # type: ignore[attr-defined]
-    cls.__init__ = __init__
-
-
 # -------------------------------------------------------------------- install / export
 def _seed(seed: int) -> None:
     random.seed(seed)
@@ -462,9 +415,9 @@ def install(config: dict[str, Any]) -> Probe:
     torch.autograd.backward = backward
     p.originals["backward_wrapper"] = backward
     _install_data_hooks(p)
-    sys.meta_path.insert(0, _MnistFinder())
-    if "torchvision.datasets.mnist" in sys.modules:
-        _patch_mnist(sys.modules["torchvision.datasets.mnist"].MNIST)
+    mnist = sys.modules.get("_grader_probe_mnist")  # loaded beside this module by the set-up cell
+    if mnist is not None:
+        mnist.install(p)
     ip = getattr(builtins, "get_ipython", None)
     if ip is not None:
         ip().events.register("pre_run_cell", _pre_run_cell)
@@ -509,7 +462,9 @@ def uninstall() -> None:
     torch.autograd.backward = p.originals["backward"]
     torch.utils.data.DataLoader.__iter__ = p.originals["iter"]  # type: ignore[method-assign]
     torch.utils.data.dataloader._BaseDataLoaderIter.__next__ = p.originals["next"]  # type: ignore[method-assign]
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _MnistFinder)]
+    mnist = sys.modules.get("_grader_probe_mnist")
+    if mnist is not None:
+        mnist.uninstall()
     ip = getattr(builtins, "get_ipython", None)
     if ip is not None and ip() is not None:
         ip().events.unregister("pre_run_cell", _pre_run_cell)
