@@ -1,0 +1,167 @@
+"""UI strings of the HTML reports in Korean (``ko``) and English (``en``).
+
+``strings(lang)`` returns one flat dict used by the templates as ``t.<key>``; task titles and the short
+"what to do" hints per check id live in their own tables so the rubric wording stays in one place.
+"""
+
+from __future__ import annotations
+
+LANGS = ("ko", "en")
+
+_UI: dict[str, dict[str, str]] = {
+    "title_student": {"ko": "채점 보고서", "en": "Grading report"},
+    "title_class": {"ko": "반 전체 채점 보고서", "en": "Class grading report"},
+    "student": {"ko": "학생", "en": "Student"},
+    "score": {"ko": "점수", "en": "Score"},
+    "auto": {"ko": "자동 채점", "en": "auto-graded"},
+    "manual_pending": {"ko": "수동 채점 대기", "en": "manual, pending"},
+    "status": {"ko": "상태", "en": "Status"},
+    "device": {"ko": "장치", "en": "Device"},
+    "data_mode": {"ko": "데이터", "en": "Data"},
+    "versions": {"ko": "버전", "en": "Versions"},
+    "date": {"ko": "채점 일시", "en": "Graded at"},
+    "flags": {"ko": "무결성 경고", "en": "Integrity flags"},
+    "no_flags": {"ko": "무결성 경고 없음", "en": "No integrity flags"},
+    "check": {"ko": "항목", "en": "Check"},
+    "points": {"ko": "점수", "en": "Points"},
+    "result": {"ko": "결과", "en": "Result"},
+    "message": {"ko": "설명", "en": "What the grader saw"},
+    "hint": {"ko": "할 일", "en": "What to do"},
+    "warning": {"ko": "주의", "en": "Warning"},
+    "override": {"ko": "교수자 수동 점수", "en": "Instructor override"},
+    "curves": {"ko": "학습 곡선", "en": "Training curves"},
+    "curves_note": {"ko": "굵은 선: epoch별 평균 loss, 가는 선: step별 loss, 회색 띠: 같은 종류의 참조 실행 "
+                              "(평균 ± 3 표준편차)",
+                    "en": "Thick line: mean loss per epoch, thin line: loss per step, grey band: reference run "
+                          "of the same kind (mean ± 3 sd)"},
+    "relu_vs_sigmoid": {"ko": "ReLU 대 Sigmoid (과제 2의 핵심)", "en": "ReLU vs Sigmoid (the heart of task 2)"},
+    "no_pair": {"ko": "ReLU 실행과 Sigmoid 실행이 모두 기록되지 않았습니다.",
+                "en": "No pair of ReLU and Sigmoid runs was recorded."},
+    "architecture": {"ko": "모델 구조", "en": "Architecture"},
+    "run": {"ko": "실행", "en": "Run"},
+    "cell": {"ko": "셀", "en": "Cell"},
+    "layers": {"ko": "층", "en": "Layers"},
+    "widths": {"ko": "은닉층 너비", "en": "Hidden widths"},
+    "activations": {"ko": "활성화 함수", "en": "Activations"},
+    "params": {"ko": "파라미터 수", "en": "Parameters"},
+    "optimizer": {"ko": "옵티마이저", "en": "Optimizer"},
+    "lr": {"ko": "학습률", "en": "lr"},
+    "steps": {"ko": "step 수", "en": "Steps"},
+    "epochs": {"ko": "epoch 수", "en": "Epochs"},
+    "accuracy": {"ko": "테스트 정확도", "en": "Test accuracy"},
+    "unverified": {"ko": "미검증", "en": "unverified"},
+    "gradflow": {"ko": "기울기 흐름 (초기화 직후 층별 기울기 크기)", "en": "Gradient flow (per-layer gradient norm at init)"},
+    "gradflow_note": {"ko": "로그 눈금. Sigmoid 선이 입력 쪽(왼쪽)으로 갈수록 급격히 작아지면 기울기 소실입니다.",
+                      "en": "Log scale. A Sigmoid line that drops steeply towards the input layers (left) "
+                            "is the vanishing gradient."},
+    "layer": {"ko": "층", "en": "layer"},
+    "epoch": {"ko": "epoch", "en": "epoch"},
+    "loss": {"ko": "loss", "en": "loss"},
+    "errors": {"ko": "오류가 난 셀", "en": "Cells that raised errors"},
+    "truncated": {"ko": "(길어서 앞부분을 생략했습니다)", "en": "(long output, beginning cut)"},
+    "no_runs": {"ko": "학습 기록이 없습니다.", "en": "No training was recorded."},
+    "status_message": {"ko": "상태 설명", "en": "Status message"},
+    "students": {"ko": "학생 목록", "en": "Students"},
+    "sort_hint": {"ko": "열 제목을 누르면 정렬됩니다.", "en": "Click a column header to sort."},
+    "report": {"ko": "보고서", "en": "report"},
+    "histogram": {"ko": "점수 분포", "en": "Score histogram"},
+    "pass_rate": {"ko": "항목별 통과율", "en": "Pass rate per check"},
+    "acc_dist": {"ko": "테스트 정확도 분포와 참조 범위", "en": "Test accuracy vs the reference band"},
+    "acc_note": {"ko": "회색 띠: 참조 정확도 평균 ± 3 표준편차 (ReLU + Adam)",
+                 "en": "Grey band: reference accuracy mean ± 3 sd (ReLU + Adam)"},
+    "failures": {"ko": "자주 나온 실패 사유", "en": "Most common failure messages"},
+    "count": {"ko": "횟수", "en": "Count"},
+    "not_run": {"ko": "실행되지 못한 제출물", "en": "Submissions that failed to run"},
+    "none": {"ko": "없음", "en": "none"},
+    "timing": {"ko": "채점 소요 시간", "en": "Grading time"},
+    "total_time": {"ko": "전체", "en": "total"},
+    "sum_time": {"ko": "제출물별 합계", "en": "sum over submissions"},
+    "generated": {"ko": "생성 일시", "en": "Generated at"},
+    "n_students": {"ko": "제출물 수", "en": "Submissions"},
+    "mean_score": {"ko": "평균 점수", "en": "Mean score"},
+    "no_baseline": {"ko": "참조 기준이 없습니다.", "en": "No reference baseline."},
+    "pass": {"ko": "통과", "en": "pass"},
+    "partial": {"ko": "부분 점수", "en": "partial"},
+    "fail": {"ko": "실패", "en": "fail"},
+    "pending": {"ko": "대기", "en": "pending"},
+    "error": {"ko": "채점 오류", "en": "grader error"},
+    "graded": {"ko": "채점 완료", "en": "graded"},
+    "errors_status": {"ko": "일부 셀 오류", "en": "some cells raised"},
+    "timeout": {"ko": "시간 초과", "en": "timeout"},
+    "kernel_died": {"ko": "커널 중단", "en": "kernel died"},
+    "invalid": {"ko": "채점 불가", "en": "invalid"},
+}
+
+TASK_TITLES: dict[str, dict[str, str]] = {
+    "t1": {"ko": "과제 1 · 은닉층 6개", "en": "Task 1 · Six hidden layers"},
+    "t2": {"ko": "과제 2 · ReLU 대신 Sigmoid: train loss 가 정말 줄지 않을까?",
+           "en": "Task 2 · Sigmoid instead of ReLU: does the train loss really not decrease?"},
+    "t3": {"ko": "과제 3 · Adam 이 아닌 옵티마이저", "en": "Task 3 · An optimizer other than Adam"},
+}
+
+HINTS: dict[str, dict[str, str]] = {
+    "t1.six_hidden": {"ko": "Linear 7개(784 입력, 10 출력)와 그 사이 활성화 함수 6개로 모델을 만들고 1 epoch 이상 학습하세요.",
+                      "en": "Build 7 Linear layers (784 in, 10 out) with an activation between them; train ≥ 1 epoch."},
+    "t1.structure": {"ko": "마지막 Linear 뒤에는 활성화 함수를 두지 마세요 (CrossEntropyLoss 가 softmax 를 포함합니다).",
+                     "en": "Put no activation after the last Linear (CrossEntropyLoss already applies softmax)."},
+    "t1.loss_decreased": {"ko": "학습률과 epoch 수를 확인하고, 루프 안에서 zero_grad/backward/step 을 모두 호출하세요.",
+                          "en": "Check lr and epochs; call zero_grad, backward and step inside the loop."},
+    "t1.loss_vs_reference": {"ko": "강의의 설정(batch 100, lr 0.001, 같은 데이터)과 비교해 보세요.",
+                             "en": "Compare your settings with the lecture's (batch 100, lr 0.001, same data)."},
+    "t1.accuracy": {"ko": "모델을 eval 상태로 테스트 데이터 전체에서 평가했는지, 충분히 학습했는지 확인하세요.",
+                    "en": "Train long enough and evaluate on the whole test set."},
+    "t2.sigmoid_model": {"ko": "과제 1 모델에서 모든 은닉층 활성화만 Sigmoid 로 바꿔 학습하세요.",
+                         "en": "Take the task 1 model, make every hidden activation Sigmoid, and train it."},
+    "t2.controlled": {"ko": "활성화 함수 외에는 (너비, 옵티마이저, 학습률, epoch, batch) 모두 같게 두세요.",
+                      "en": "Change only the activation: same widths, optimizer, lr, epochs and batch size."},
+    "t2.conclusion": {"ko": "실험 바로 아래 마크다운 셀에 관찰한 결과와 이유를 적으세요.",
+                      "en": "Write what you observed, and why, in a markdown cell next to the experiment."},
+    "t3.other_optimizer": {"ko": "새 옵티마이저(예: SGD)를 만들고 학습 루프에서 그 옵티마이저의 step() 을 호출하세요.",
+                           "en": "Create a new optimizer (e.g. SGD) and call its step() in the training loop."},
+    "t3.trained": {"ko": "학습률을 조정해 loss 가 처음보다 25 % 이상 줄도록 하세요.",
+                   "en": "Tune the learning rate so the loss falls by at least 25 %."},
+}
+
+FLAG_NAMES: dict[str, dict[str, str]] = {
+    "trained_on_test": {"ko": "테스트 데이터로 학습", "en": "Trained on the test set"},
+    "probe_tampered": {"ko": "채점 장치 변조", "en": "Grader probe tampered with"},
+    "printed_numbers": {"ko": "출력된 수치가 기록과 다름", "en": "Printed numbers contradict the recording"},
+    "notebook_errors": {"ko": "노트북 셀 오류", "en": "Notebook cells raised errors"},
+    "requires_cuda": {"ko": "CUDA 필요", "en": "Requires CUDA"},
+    "timeout": {"ko": "시간 초과", "en": "Timeout"},
+    "kernel_died": {"ko": "커널 중단", "en": "Kernel died"},
+}
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if supported, else ValueError."""
+    if lang not in LANGS:
+        raise ValueError(f"unsupported report language {lang!r}; use one of {', '.join(LANGS)}")
+    return lang
+
+
+def strings(lang: str) -> dict[str, str]:
+    """All UI strings for ``lang`` as a flat dict."""
+    check_lang(lang)
+    return {key: texts[lang] for key, texts in _UI.items()}
+
+
+def task_title(task: str, lang: str) -> str:
+    """Localised title of a task id, or the id itself."""
+    return TASK_TITLES.get(task, {}).get(lang, task)
+
+
+def hint(check_id: str, lang: str) -> str:
+    """Short "what to do" hint for a check id ('' when none)."""
+    return HINTS.get(check_id, {}).get(lang, "")
+
+
+def flag_name(flag_id: str, lang: str) -> str:
+    """Localised name of an integrity flag."""
+    return FLAG_NAMES.get(flag_id, {}).get(lang, flag_id)
+
+
+def status_label(status: str, lang: str) -> str:
+    """Localised label of a check status or submission status."""
+    key = "errors_status" if status == "errors" else status
+    return _UI.get(key, {}).get(lang, status)

@@ -1,0 +1,193 @@
+"""Turn result dicts (``docs/result-schema.md``) into plain view data for the report templates.
+
+Nothing here renders HTML: these helpers pick, group and shorten what the templates show (checks per task,
+architecture rows with parameter counts, truncated errors, reference bands per run).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from grader.reference.baseline import run_key
+from grader.report import i18n
+
+MAX_TRACEBACK = 1500
+MAX_TEXT = 600
+NOT_RUN = ("invalid", "kernel_died", "timeout")
+
+
+def truncate(text: str | None, limit: int, keep_end: bool = True) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters (keeping the end, where a traceback's error is) and whether it was cut."""
+    text = text or ""
+    if len(text) <= limit:
+        return text, False
+    return (text[-limit:] if keep_end else text[:limit]), True
+
+
+def param_count(layers: list[dict[str, Any]]) -> int:
+    """Trainable parameters of the affine layers of a layer trace (weights + biases)."""
+    total = 0
+    for layer in layers:
+        if layer.get("op") == "linear":
+            n_in, n_out = int(layer.get("in", 0)), int(layer.get("out", 0))
+            total += n_in * n_out + (n_out if layer.get("bias", True) else 0)
+    return total
+
+
+def safe_run_key(run: dict[str, Any]) -> str:
+    """``grader.reference.baseline.run_key`` that never raises on an incomplete run entry."""
+    try:
+        return run_key(run)
+    except (KeyError, TypeError, AttributeError):
+        return "unknown"
+
+
+def reference_band(baseline: dict[str, Any] | None, key: str, k: float = 3.0) -> dict[str, list[float]] | None:
+    """Per-epoch ``lo``/``hi`` (mean ± k sd) and ``mean`` of the baseline run ``key``, or None."""
+    ref = ((baseline or {}).get("runs") or {}).get(key)
+    if not ref or not ref.get("epoch_loss_mean"):
+        return None
+    means, sds = ref["epoch_loss_mean"], ref.get("epoch_loss_sd") or [0.0] * len(ref["epoch_loss_mean"])
+    return {"mean": list(means), "lo": [max(m - k * s, 0.0) for m, s in zip(means, sds, strict=False)],
+            "hi": [m + k * s for m, s in zip(means, sds, strict=False)]}
+
+
+def accuracy_band(baseline: dict[str, Any] | None, key: str = "relu_adam", k: float = 3.0
+                  ) -> tuple[float, float] | None:
+    """Reference accuracy mean ± k sd of run ``key``, or None."""
+    ref = ((baseline or {}).get("runs") or {}).get(key)
+    if not ref or ref.get("accuracy_mean") is None:
+        return None
+    mean, sd = float(ref["accuracy_mean"]), float(ref.get("accuracy_sd") or 0.0)
+    return mean - k * sd, min(mean + k * sd, 1.0)
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """``run 2 · Adam · relu_adam`` (1-based, as the check messages count runs)."""
+    opt = (run.get("optimizer") or {}).get("class", "?")
+    return f"#{run.get('index', 0) + 1} {opt} · {safe_run_key(run)}"
+
+
+def arch_row(run: dict[str, Any]) -> dict[str, Any]:
+    """One architecture-table row of a run."""
+    model, opt = run.get("model") or {}, run.get("optimizer") or {}
+    layers = model.get("layers") or []
+    acc = run.get("accuracy") or {}
+    acts = model.get("hidden_activations") or []
+    return {
+        "label": run_label(run), "cell": run.get("cell_index"), "model_class": model.get("class", "?"),
+        "hidden": model.get("hidden_layers"), "widths": model.get("widths") or [],
+        "summary": model.get("summary", ""), "activations": ", ".join(a or "?" for a in acts) or "–",
+        "params": param_count(layers), "n_linear": sum(1 for x in layers if x.get("op") == "linear"),
+        "optimizer": opt.get("class", "?"), "lr": (opt.get("hparams") or {}).get("lr"),
+        "steps": run.get("steps"), "epochs": run.get("epochs_completed"), "batch": run.get("batch_size"),
+        "accuracy": acc.get("value"), "unverified": acc.get("source") not in (None, "grader"),
+        "notes": run.get("notes") or [],
+    }
+
+
+def check_view(check: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A check with its localised status, hint and (truncated) manual override."""
+    override = check.get("override") or None
+    status = check.get("status") or ("pending" if check.get("pending") else "fail")
+    return {**check, "status": status, "status_label": i18n.status_label(status, lang),
+            "hint": "" if status == "pass" else i18n.hint(check.get("id", ""), lang), "override": override}
+
+
+def tasks_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """Checks grouped by task, in rubric order, with per-task points."""
+    tasks: dict[str, dict[str, Any]] = {}
+    for check in result.get("checks") or []:
+        task = check.get("task") or check.get("id", "?").split(".")[0]
+        entry = tasks.setdefault(task, {"id": task, "title": i18n.task_title(task, lang), "checks": [],
+                                        "points": 0.0, "max": 0.0})
+        entry["checks"].append(check_view(check, lang))
+        entry["points"] += effective_points(check)
+        entry["max"] += float(check.get("max") or 0.0)
+    return list(tasks.values())
+
+
+def effective_points(check: dict[str, Any]) -> float:
+    """The check's points, or the instructor's override points when there is one."""
+    override = check.get("override")
+    if override and override.get("points") is not None:
+        return float(override["points"])
+    return float(check.get("points") or 0.0)
+
+
+def total_score(result: dict[str, Any]) -> tuple[float, float]:
+    """(points including instructor overrides, manual points still pending)."""
+    score = result.get("score") or {}
+    total, pending = float(score.get("auto") or 0.0), float(score.get("pending_manual") or 0.0)
+    for check in result.get("checks") or []:
+        if check.get("override") and check["override"].get("points") is not None:
+            total += effective_points(check) - float(check.get("points") or 0.0)
+            if check.get("pending"):
+                pending -= float(check.get("max") or 0.0)
+    return total, max(pending, 0.0)
+
+
+def errors_view(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Notebook errors with tracebacks cut to ``MAX_TRACEBACK`` characters."""
+    out = []
+    for err in result.get("errors") or []:
+        tb, cut = truncate(err.get("traceback"), MAX_TRACEBACK)
+        evalue, cut_v = truncate(err.get("evalue"), MAX_TEXT, keep_end=False)
+        out.append({**err, "traceback": tb, "evalue": evalue, "truncated": cut or cut_v})
+    return out
+
+
+def main_accuracy(result: dict[str, Any]) -> float | None:
+    """Test accuracy that task 1 judged (``t1.accuracy`` evidence), else the best run's accuracy."""
+    for check in result.get("checks") or []:
+        acc = (check.get("evidence") or {}).get("accuracy")
+        if check.get("id") == "t1.accuracy" and isinstance(acc, (int, float)):
+            return float(acc)
+    values = [r["accuracy"]["value"] for r in result.get("runs") or []
+              if isinstance((r.get("accuracy") or {}).get("value"), (int, float))]
+    return max(values) if values else None
+
+
+def class_rows(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """One row per submission for the class table."""
+    rows = []
+    for res in results:
+        sub, score = res.get("submission") or {}, res.get("score") or {}
+        tasks = {t["id"]: t for t in tasks_view(res, lang)}
+        total, pending = total_score(res)
+        rows.append({"id": sub.get("id", "?"), "score": total, "max": score.get("max"),
+                     "pending": pending, "tasks": tasks,
+                     "status": res.get("status", "?"), "status_label": i18n.status_label(res.get("status", "?"), lang),
+                     "flags": [f.get("id", "?") for f in res.get("flags") or []],
+                     "accuracy": main_accuracy(res)})
+    return rows
+
+
+def pass_rates(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per check id: how many submissions passed (full points) out of how many were judged."""
+    stats: dict[str, list[int]] = {}
+    for res in results:
+        for check in res.get("checks") or []:
+            entry = stats.setdefault(check.get("id", "?"), [0, 0])
+            if check.get("status") != "pending" or check.get("override"):
+                entry[1] += 1
+                entry[0] += int(effective_points(check) >= float(check.get("max") or 0.0) > 0)
+    return [{"id": cid, "passed": p, "judged": n, "rate": (p / n if n else None)} for cid, (p, n) in stats.items()]
+
+
+def common_failures(results: list[dict[str, Any]], limit: int = 10) -> list[tuple[str, str, int]]:
+    """The most frequent (check id, message) pairs among failed/partial/error checks."""
+    counter: Counter[tuple[str, str]] = Counter()
+    for res in results:
+        for check in res.get("checks") or []:
+            if check.get("status") in ("fail", "partial", "error"):
+                counter[(check.get("id", "?"), check.get("message") or "")] += 1
+    return [(cid, msg, n) for (cid, msg), n in counter.most_common(limit)]
+
+
+def not_run(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Submissions whose status says they could not (fully) run."""
+    return [{"id": (r.get("submission") or {}).get("id", "?"), "status": r.get("status"),
+             "message": truncate(r.get("message"), MAX_TEXT, keep_end=False)[0]}
+            for r in results if r.get("status") in NOT_RUN]
