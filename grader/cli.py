@@ -1,4 +1,4 @@
-"""Command line: ``grader grade`` and ``grader reference``.
+"""Command line: ``grader grade``, ``reference``, ``batch``, ``report``, ``override`` and ``export``.
 
 The only place that prints, and the only place that maps errors to exit codes:
 0 = every submission graded (whatever the score), 1 = grading itself failed, 2 = usage error.
@@ -47,6 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reference", help="re-run the reference solution and write its tolerance bands")
     _common(r)
     r.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3; at least 3 for bands)")
+    b = sub.add_parser("batch", help="grade a whole class (folder, roster clone or .zip), resumable")
+    b.add_argument("submissions", type=Path, help="folder of notebooks/modules, of per-student folders, or a .zip")
+    _common(b)
+    b.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPU cores, max 8)")
+    b.add_argument("--out", type=Path, default=Path("reports"), help="results, pages, gradebook (default reports/)")
+    b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
+    b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
+    b.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    rp = sub.add_parser("report", help="re-render every page from the stored results (no re-grading)")
+    rp.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
+    rp.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
+    rp.add_argument("--data", choices=["subset", "full"], default=None, help="baseline to show (default: assignment)")
+    rp.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+    o = sub.add_parser("override", help="set an instructor's points for one check of one student")
+    o.add_argument("student")
+    o.add_argument("check_id")
+    o.add_argument("points", type=float)
+    o.add_argument("--comment", required=True, help="why (shown to the student)")
+    o.add_argument("--author", default=None, help="who (default: $USER)")
+    o.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
+    e = sub.add_parser("export", help="export the gradebook (latest result per student, overrides applied)")
+    e.add_argument("format", choices=["csv", "canvas"])
+    e.add_argument("--out", type=Path, default=None, help="CSV file to write (default: next to the gradebook)")
+    e.add_argument("--gradebook", type=Path, default=Path("reports/gradebook.sqlite"))
+    e.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+    e.add_argument("--canvas-id", default=None, help="Canvas assignment id for the column title")
     return parser
 
 
@@ -137,12 +165,143 @@ def _reference(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Bar:
+    """tqdm progress bar on stderr fed by the runner's events (the library itself never prints)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: Any = None
+        self.enabled = enabled
+
+    def __call__(self, ev: Any) -> None:
+        if not self.enabled:
+            if ev.kind in ("done", "failed"):
+                r = ev.result or {}
+                score = r.get("score", {})
+                print(f"[{ev.done + ev.failed}/{ev.total}] {ev.student}: {r.get('status')} "
+                      f"{score.get('auto', 0):g}/{score.get('auto_max', 0):g}", file=sys.stderr, flush=True)
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=ev.total, file=sys.stderr, unit="sub", dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+        if ev.kind in ("done", "failed"):
+            self.bar.update(1)
+            if ev.kind == "failed":
+                self.bar.write(f"grading failed: {ev.student}: {ev.message}", file=sys.stderr)
+        self.bar.set_postfix_str(f"done={ev.done} failed={ev.failed} remaining={ev.remaining}"
+                                 + (f" last={ev.student}" if ev.kind in ("done", "failed") else ""))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _write_pages(results: list[dict[str, Any]], out: Path, assignment: Any, mode: str, lang: str) -> str:
+    """Call the HTML report writer when it is installed; return one line saying what happened."""
+    try:
+        from grader.report.html import write_reports  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:
+        return f"HTML pages not written: grader.report.html is not available ({exc})"
+    from grader.reference.baseline import load_baseline
+
+    paths = write_reports(results, out, load_baseline(assignment, mode), lang=lang,
+                          meta={"assignment": assignment.id, "title": assignment.title, "data_mode": mode})
+    return f"{len(paths)} HTML page(s) written to {out}/"
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch.discover import discover
+    from grader.batch.runner import run_batch
+    from grader.pipeline import GradeOptions, resolve_mode
+    from grader.store.gradebook import Gradebook
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    assignment = load_assignment(args.assignment)
+    opts = GradeOptions(data=args.data, data_dir=args.data_dir, device=args.device,
+                        cell_timeout_s=args.cell_timeout, budget_s=args.budget)
+    mode = resolve_mode(assignment, opts)
+    gb_path = args.out / "gradebook.sqlite"
+    with discover(args.submissions) as found:
+        problems = [e for e in found.entries if e.problem]
+        print(f"{len(found.entries)} student(s) found in {args.submissions}"
+              + (f", {len(problems)} with a problem" if problems else ""), file=sys.stderr, flush=True)
+        for e in problems:
+            print(f"  ✘ {e.student}: {e.problem}", file=sys.stderr)
+        bar = _Bar(enabled=not args.no_progress)
+        try:
+            summary = run_batch(found.entries, assignment, opts, args.out, gradebook=gb_path, jobs=args.jobs,
+                                force=args.force, progress=bar)
+        finally:
+            bar.close()
+    if summary.skipped:
+        print(f"{len(summary.skipped)} already graded (kept; --force re-grades)", file=sys.stderr)
+    with Gradebook(gb_path) as gb:
+        results = gb.latest_results()
+    print(format_table(results))
+    print(f"\ngraded {len(summary.results)}, failed {len(summary.failed)}, skipped {len(summary.skipped)} "
+          f"in {summary.wall_s:.0f} s; gradebook {gb_path}", file=sys.stderr)
+    print(_write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from grader.result.build import write_result
+    from grader.store.gradebook import Gradebook
+
+    assignment = load_assignment(args.assignment)
+    with Gradebook(args.out / "gradebook.sqlite", create=False) as gb:
+        results = gb.latest_results()
+    for r in results:
+        write_result(r, args.out)
+    mode = args.data or (results[0]["data"]["mode"] if results else assignment.default_data)
+    print(format_table(results))
+    print(_write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
+    return EXIT_OK
+
+
+def _override(args: argparse.Namespace) -> int:
+    import getpass
+
+    from grader.store.gradebook import Gradebook
+
+    author = args.author or getpass.getuser()
+    with Gradebook(args.out / "gradebook.sqlite", create=False) as gb:
+        gb.add_override(args.student, args.check_id, args.points, args.comment, author)
+        result = next(r for r in gb.latest_results() if r["submission"]["id"] == args.student)
+    print(f"{args.student} {args.check_id} = {args.points:g} (by {author}); "
+          f"score now {result['score']['auto']:g}/{result['score']['auto_max']:g}")
+    print("run `grader report` to re-render the pages", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader.store.gradebook import Gradebook, export_canvas, export_csv
+
+    with Gradebook(args.gradebook, create=False) as gb:
+        results = gb.latest_results()
+    default = args.gradebook.parent / ("grades.csv" if args.format == "csv" else "canvas.csv")
+    out = args.out or default
+    if args.format == "csv":
+        export_csv(results, out)
+    else:
+        assignment = load_assignment(args.assignment)
+        export_canvas(results, out, assignment.title, args.canvas_id)
+    print(f"{len(results)} student(s) exported to {out}")
+    return EXIT_OK
+
+
+_COMMANDS = {"grade": _grade, "reference": _reference, "batch": _batch, "report": _report,
+             "override": _override, "export": _export}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``grader`` console script and ``python -m grader``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _grade(args) if args.command == "grade" else _reference(args)
+        return _COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

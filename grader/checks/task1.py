@@ -19,14 +19,17 @@ def register(reg: Registry) -> None:
     reg.register("t1.accuracy")(accuracy)
 
 
-def _no_run(why: str) -> Outcome:
-    return Outcome(False, f"no six-hidden-layer model was trained: {why}")
+def _no_run(why: str, first: bool = False) -> Outcome:
+    """Why there is nothing to judge; the full reason once (t1.six_hidden), a pointer elsewhere."""
+    if first:
+        return Outcome(False, f"no six-hidden-layer model was trained: {why}")
+    return Outcome(False, "no six-hidden-layer model was trained (see t1.six_hidden)", evidence={"reason": why})
 
 
 def six_hidden(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
     er, why = relu_run(ctx, p)
     if er is None:
-        return _no_run(why)
+        return _no_run(why, first=True)
     return Outcome(True, f"{er.label} trained for {er.run.epochs_completed} epoch(s)",
                    evidence={"run": er.run.index, "architecture": er.arch.to_dict() if er.arch else None})
 

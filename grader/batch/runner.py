@@ -1,0 +1,204 @@
+"""Grade a class: every discovered submission in its own worker process, results streamed back to this
+(parent) process, which alone writes the gradebook and ``<out>/<id>.json``.
+
+Resumable: a submission whose attempt key is already stored is skipped (``force`` re-grades). A bad
+submission, a grader failure or even a crashed worker never stops the batch or loses another's result.
+The library never prints: progress goes to the ``progress`` callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from grader import __version__
+from grader.assignment import Assignment
+from grader.batch.discover import Entry
+from grader.batch.worker import grade_one, init_worker
+from grader.result.build import SCHEMA_VERSION, write_result
+from grader.store.gradebook import AttemptKey, Gradebook
+
+MAX_DEFAULT_JOBS = 8
+
+
+def default_jobs() -> int:
+    """One submission per CPU core (each kernel runs single-threaded), at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_JOBS))
+
+
+@dataclass
+class BatchEvent:
+    """One thing that happened, for the progress callback."""
+
+    kind: str  # start | skipped | done | failed
+    student: str
+    total: int  # submissions to grade in this run (skipped ones excluded)
+    done: int
+    failed: int
+    result: dict[str, Any] | None = None
+    message: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.failed
+
+
+@dataclass
+class BatchSummary:
+    results: list[dict[str, Any]] = field(default_factory=list)  # graded in this run (incl. invalid)
+    skipped: list[str] = field(default_factory=list)  # already in the gradebook
+    failed: dict[str, str] = field(default_factory=dict)  # student -> why grading itself failed
+    wall_s: float = 0.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def attempt_key(entry: Entry, assignment: Assignment, mode: str) -> AttemptKey:
+    sha = entry.sha256 or "problem:" + hashlib.sha256((entry.problem or "").encode()).hexdigest()[:16]
+    return AttemptKey(entry.student, sha, assignment.id, assignment.version, __version__, mode)
+
+
+def problem_result(entry: Entry, assignment: Assignment, mode: str, status: str = "invalid",
+                   message: str | None = None) -> dict[str, Any]:
+    """A result for a student who could not be graded (discovery problem, or ``failed`` grading)."""
+    return {"schema_version": SCHEMA_VERSION,
+            "submission": {"id": entry.student, "path": entry.source, "sha256": entry.sha256, "kind": None,
+                           "source": entry.source},
+            "graded_at": _now(), "data": {"mode": mode}, "status": status,
+            "message": message or entry.problem,
+            "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
+            "checks": [], "runs": [], "flags": [], "errors": [],
+            "versions": {"grader": __version__, "assignment": assignment.id,
+                         "assignment_version": assignment.version, "torch": None}}
+
+
+def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out_dir: Path,
+              gradebook: Path | None = None, jobs: int | None = None, force: bool = False,
+              progress: Callable[[BatchEvent], None] | None = None) -> BatchSummary:
+    """Grade ``entries`` (see :mod:`grader.batch.discover`) with ``jobs`` worker processes.
+
+    ``grade_opts`` is a :class:`grader.pipeline.GradeOptions`; its data mode is part of the attempt key.
+    """
+    from grader.pipeline import resolve_mode
+
+    started_all = time.monotonic()
+    mode = resolve_mode(assignment, grade_opts)
+    opts = asdict(grade_opts)
+    opts["data"] = mode
+    opts["env"] = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(opts.get("env") or {})}
+    summary = BatchSummary()
+    emit = progress or (lambda e: None)
+    gb = Gradebook(gradebook or out_dir / "gradebook.sqlite")
+    try:
+        todo: list[tuple[Entry, AttemptKey]] = []
+        for e in entries:
+            key = attempt_key(e, assignment, mode)
+            if not force and gb.is_done(key):
+                summary.skipped.append(e.student)
+            else:
+                todo.append((e, key))
+        total = len(todo)
+        counts = {"done": 0, "failed": 0}
+
+        def finish(entry: Entry, key: AttemptKey, started: str, result: dict[str, Any] | None, error: str | None):
+            if result is None:
+                result = problem_result(entry, assignment, mode, status="failed",
+                                        message=f"grading failed: {error}")
+            result["submission"]["id"] = entry.student
+            result["submission"]["source"] = entry.source
+            if entry.notes:
+                result["submission"]["notes"] = entry.notes
+            gb.record_attempt(key, result, started, _now(), entry.source)  # committed now
+            write_result(result, out_dir)
+            kind = "failed" if result["status"] == "failed" else "done"
+            counts[kind] += 1
+            if kind == "failed":
+                summary.failed[entry.student] = result["message"]
+            else:
+                summary.results.append(result)
+            emit(BatchEvent(kind, entry.student, total, counts["done"], counts["failed"], result,
+                            result.get("message")))
+
+        for s in summary.skipped:
+            emit(BatchEvent("skipped", s, total, 0, 0))
+        graded: list[tuple[Entry, AttemptKey]] = []
+        for entry, key in todo:
+            if entry.path is None:  # discovery problem: no worker needed
+                finish(entry, key, _now(), problem_result(entry, assignment, mode), None)
+            else:
+                gb.record_submission(entry.student, key.sha256, entry.source)
+                graded.append((entry, key))
+        n_jobs = max(1, jobs or default_jobs())
+        retry = _run_pool(graded, assignment, opts, n_jobs, finish, emit, total, counts)
+        if retry:  # a worker process died: grade those again one at a time, each in a fresh pool
+            for item in retry:
+                left = _run_pool([item], assignment, opts, 1, finish, emit, total, counts)
+                for entry, key in left:
+                    finish(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
+    finally:
+        gb.close()
+    summary.wall_s = round(time.monotonic() - started_all, 2)
+    return summary
+
+
+def _run_pool(items: list[tuple[Entry, AttemptKey]], assignment: Assignment, opts: dict[str, Any], jobs: int,
+              finish: Callable[..., None], emit: Callable[[BatchEvent], None], total: int,
+              counts: dict[str, int]) -> list[tuple[Entry, AttemptKey]]:
+    """Run ``items`` in one pool; return the ones lost to a broken pool (to retry)."""
+    if not items:
+        return []
+    broken: list[tuple[Entry, AttemptKey]] = []
+    ctx = multiprocessing.get_context("spawn")
+    pending_items = list(items)
+    running: dict[Future[dict[str, Any]], tuple[Entry, AttemptKey, str]] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=ctx, initializer=init_worker,
+                             initargs=(1,)) as pool:
+        def submit_next() -> None:
+            entry, key = pending_items[0]
+            started = _now()
+            fut = pool.submit(grade_one, str(entry.path), str(assignment.root), opts)
+            pending_items.pop(0)
+            running[fut] = (entry, key, started)
+            emit(BatchEvent("start", entry.student, total, counts["done"], counts["failed"]))
+
+        # keep at most `jobs` in flight so a broken pool loses only those
+        try:
+            while pending_items and len(running) < jobs:
+                submit_next()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    entry, key, started = running.pop(fut)
+                    try:
+                        out = fut.result()
+                    except BrokenProcessPool:
+                        broken.append((entry, key))
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - one submission's failure never stops the batch
+                        finish(entry, key, started, None, f"{type(exc).__name__}: {exc}")
+                    else:
+                        finish(entry, key, started, out.get("result"), out.get("error"))
+                    while pending_items and len(running) < jobs:
+                        submit_next()
+        except BrokenProcessPool:
+            pass
+        if broken or pending_items:
+            broken.extend((e, k) for e, k, _ in running.values())
+            broken.extend(pending_items)
+            pool.shutdown(wait=False, cancel_futures=True)
+    return broken

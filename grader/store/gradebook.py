@@ -1,0 +1,326 @@
+"""The SQLite gradebook: every attempt, its per-check rows, and instructor overrides.
+
+One writer (the batch parent process), WAL mode so readers (``grader report``/``export``) never block it.
+Each finished attempt is committed on its own, so a killed batch loses at most the submissions in flight.
+The attempt key (student, submission sha256, assignment id + version, grader version, data mode) is unique:
+re-runs update in place instead of duplicating. See ``docs/gradebook.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from grader.errors import UsageError
+
+GRADEBOOK_SCHEMA = 1
+DEFAULT_NAME = "gradebook.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS students (
+    id TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL REFERENCES students(id),
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    UNIQUE (student, sha256)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL REFERENCES students(id),
+    sha256 TEXT NOT NULL,
+    assignment_id TEXT NOT NULL,
+    assignment_version TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    data_mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL NOT NULL,
+    score_max REAL NOT NULL,
+    pending_manual REAL NOT NULL,
+    result_json TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    UNIQUE (student, sha256, assignment_id, assignment_version, grader_version, data_mode)
+);
+CREATE TABLE IF NOT EXISTS check_results (
+    attempt INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    check_id TEXT NOT NULL,
+    task TEXT,
+    points REAL NOT NULL,
+    max REAL NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT,
+    PRIMARY KEY (attempt, check_id)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL REFERENCES students(id),
+    check_id TEXT NOT NULL,
+    points REAL NOT NULL,
+    author TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_student ON attempts(student, finished_at);
+CREATE INDEX IF NOT EXISTS overrides_student ON overrides(student, check_id, id);
+"""
+
+# attempts whose status is one of these are not "done": a re-run grades them again
+RETRY_STATUSES = ("failed",)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AttemptKey:
+    """What makes two gradings the same: re-running with the same key updates, never duplicates."""
+
+    student: str
+    sha256: str
+    assignment_id: str
+    assignment_version: str
+    grader_version: str
+    data_mode: str
+
+
+def default_path(out_dir: Path) -> Path:
+    return out_dir / DEFAULT_NAME
+
+
+class Gradebook:
+    """A connection to ``gradebook.sqlite``; use as a context manager. Only one process should write."""
+
+    def __init__(self, path: Path, create: bool = True) -> None:
+        if not create and not path.exists():
+            raise UsageError(f"{path}: no gradebook here (run `grader batch` first)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(GRADEBOOK_SCHEMA),))
+            self.db.commit()
+        elif int(row["value"]) != GRADEBOOK_SCHEMA:
+            raise UsageError(f"{path}: gradebook schema {row['value']} is not the supported {GRADEBOOK_SCHEMA}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self.db
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    # ------------------------------------------------------------------ writing
+    def _student(self, student: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO students (id, first_seen) VALUES (?, ?)", (student, now()))
+
+    def record_submission(self, student: str, sha256: str, path: str) -> None:
+        with self._tx():
+            self._student(student)
+            self.db.execute("INSERT OR IGNORE INTO submissions (student, sha256, path, seen_at) VALUES (?,?,?,?)",
+                            (student, sha256, path, now()))
+
+    def is_done(self, key: AttemptKey) -> bool:
+        """True when an attempt with this key is stored and does not need a retry."""
+        row = self.db.execute(
+            "SELECT status FROM attempts WHERE student=? AND sha256=? AND assignment_id=? AND assignment_version=?"
+            " AND grader_version=? AND data_mode=?", _key_tuple(key)).fetchone()
+        return row is not None and row["status"] not in RETRY_STATUSES
+
+    def record_attempt(self, key: AttemptKey, result: dict[str, Any], started_at: str, finished_at: str,
+                       path: str = "") -> int:
+        """Store one finished attempt and its check rows in one transaction (replacing a same-key attempt)."""
+        score = result.get("score") or {}
+        with self._tx():
+            self._student(key.student)
+            self.db.execute("INSERT OR IGNORE INTO submissions (student, sha256, path, seen_at) VALUES (?,?,?,?)",
+                            (key.student, key.sha256, path, now()))
+            row = self.db.execute(
+                "INSERT INTO attempts (student, sha256, assignment_id, assignment_version, grader_version, data_mode,"
+                " status, score, score_max, pending_manual, result_json, started_at, finished_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (student, sha256, assignment_id, assignment_version, grader_version, data_mode)"
+                " DO UPDATE SET status=excluded.status, score=excluded.score, score_max=excluded.score_max,"
+                " pending_manual=excluded.pending_manual, result_json=excluded.result_json,"
+                " started_at=excluded.started_at, finished_at=excluded.finished_at RETURNING id",
+                (*_key_tuple(key), result["status"], float(score.get("auto", 0.0)), float(score.get("max", 0.0)),
+                 float(score.get("pending_manual", 0.0)), json.dumps(result, ensure_ascii=False),
+                 started_at, finished_at)).fetchone()
+            attempt = int(row[0])
+            self.db.execute("DELETE FROM check_results WHERE attempt=?", (attempt,))
+            self.db.executemany(
+                "INSERT INTO check_results (attempt, check_id, task, points, max, status, message)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(attempt, c["id"], c.get("task"), float(c["points"]), float(c["max"]), c["status"], c.get("message"))
+                 for c in result.get("checks", [])])
+        return attempt
+
+    def add_override(self, student: str, check_id: str, points: float, comment: str, author: str) -> dict[str, Any]:
+        """Record an instructor's points for one check of a student (the latest override wins)."""
+        if not comment.strip():
+            raise UsageError("an override needs a --comment saying why")
+        latest = self._latest_rows().get(student)
+        if latest is None:
+            known = ", ".join(sorted(self._latest_rows())[:20]) or "none"
+            raise UsageError(f"no graded result for student {student!r} (known: {known})")
+        checks = {c["id"]: c for c in json.loads(latest["result_json"]).get("checks", [])}
+        if check_id not in checks:
+            raise UsageError(f"{student!r} has no check {check_id!r} (checks: {', '.join(checks) or 'none'})")
+        maximum = float(checks[check_id]["max"])
+        if not 0 <= points <= maximum:
+            raise UsageError(f"points for {check_id} must be between 0 and {maximum:g}, not {points:g}")
+        record = {"points": float(points), "author": author, "comment": comment, "time": now()}
+        with self._tx():
+            self.db.execute("INSERT INTO overrides (student, check_id, points, author, comment, created_at)"
+                            " VALUES (?,?,?,?,?,?)", (student, check_id, float(points), author, comment,
+                                                      record["time"]))
+        return record
+
+    # ------------------------------------------------------------------ reading
+    def _latest_rows(self) -> dict[str, sqlite3.Row]:
+        """The latest attempt per student: graded ones first, a failed one only if nothing else exists."""
+        rows = self.db.execute(
+            "SELECT * FROM attempts ORDER BY student, (status IN ('failed')) DESC, finished_at, id").fetchall()
+        latest: dict[str, sqlite3.Row] = {}
+        for r in rows:  # ordered so the last row per student is the one to keep
+            latest[r["student"]] = r
+        return latest
+
+    def overrides(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The effective (latest) override per (student, check id)."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in self.db.execute("SELECT * FROM overrides ORDER BY id"):
+            out[(r["student"], r["check_id"])] = {"points": r["points"], "author": r["author"],
+                                                   "comment": r["comment"], "time": r["created_at"]}
+        return out
+
+    def latest_results(self) -> list[dict[str, Any]]:
+        """The latest result of every student (sorted by id), overrides applied."""
+        ovr = self.overrides()
+        results = []
+        for student, row in sorted(self._latest_rows().items()):
+            result = json.loads(row["result_json"])
+            results.append(apply_overrides(result, {cid: o for (s, cid), o in ovr.items() if s == student}))
+        return results
+
+    def counts(self) -> dict[str, int]:
+        return {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
+                for t in ("students", "submissions", "attempts", "check_results", "overrides")}
+
+
+def _key_tuple(key: AttemptKey) -> tuple[str, ...]:
+    return (key.student, key.sha256, key.assignment_id, key.assignment_version, key.grader_version, key.data_mode)
+
+
+def apply_overrides(result: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Put each override on its check (``check["override"]``, ``points`` replaced) and recompute ``score``."""
+    from grader.scoring.score import totals
+
+    if not overrides or not result.get("checks"):
+        return result
+    for c in result["checks"]:
+        o = overrides.get(c["id"])
+        if o is None:
+            continue
+        c["override"] = dict(o, original_points=c["points"], original_status=c["status"])
+        c["points"] = min(float(o["points"]), float(c["max"]))
+        c["pending"] = False
+        c["passed"] = c["points"] >= c["max"]
+        c["status"] = "pass" if c["passed"] else ("partial" if c["points"] > 0 else "fail")
+    result["score"] = totals(result["checks"])
+    return result
+
+
+# ---------------------------------------------------------------------- exports
+def check_columns(results: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """Every check id seen, in rubric order, with its max points."""
+    cols: dict[str, float] = {}
+    for r in results:
+        for c in r.get("checks", []):
+            cols.setdefault(c["id"], float(c["max"]))
+    return list(cols.items())
+
+
+def results_frame(results: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """A pandas DataFrame: one row per student, one column per check, totals, status, flags, overrides."""
+    import pandas as pd
+
+    cols = check_columns(results)
+    rows = []
+    for r in results:
+        by_id = {c["id"]: c for c in r.get("checks", [])}
+        row: dict[str, Any] = {"student": r["submission"]["id"], "status": r["status"]}
+        for cid, _ in cols:
+            c = by_id.get(cid)
+            row[cid] = None if c is None or c.get("pending") else c["points"]
+        s = r["score"]
+        row.update({"auto": s["auto"], "auto_max": s["auto_max"], "pending_manual": s["pending_manual"],
+                    "max": s["max"], "flags": ",".join(f["id"] for f in r.get("flags", [])),
+                    "overridden": ",".join(c["id"] for c in r.get("checks", []) if c.get("override")),
+                    "sha256": r["submission"].get("sha256"), "message": r.get("message") or ""})
+        rows.append(row)
+    columns = ["student", "status", *[cid for cid, _ in cols], "auto", "auto_max", "pending_manual", "max",
+               "flags", "overridden", "sha256", "message"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def export_csv(results: list[dict[str, Any]], path: Path) -> Path:
+    """One row per student, one column per check (points; blank = pending review) and the totals."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results_frame(results).to_csv(path, index=False)
+    return path
+
+
+def export_canvas(results: list[dict[str, Any]], path: Path, title: str, canvas_id: str | None = None,
+                  points_possible: float | None = None) -> Path:
+    """Canvas gradebook-import CSV: ``Student,ID,SIS User ID,SIS Login ID,Section,<title> (<id>)`` and a
+    ``Points Possible`` row. The grader's student id goes to ``SIS Login ID`` (Canvas matches on it); the
+    score is the auto score plus overridden manual points (pending manual points are not counted)."""
+    import pandas as pd
+
+    column = f"{title} ({canvas_id})" if canvas_id else title
+    possible = points_possible if points_possible is not None else max(
+        (float(r["score"]["max"]) for r in results if r["score"]["max"]), default=0.0)
+    rows = [{"Student": "    Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "", "Section": "",
+             column: _num(possible)}]
+    for r in results:
+        rows.append({"Student": r["submission"]["id"], "ID": "", "SIS User ID": "",
+                     "SIS Login ID": r["submission"]["id"], "Section": "", column: _num(r["score"]["auto"])})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]).to_csv(
+        path, index=False, quoting=csv.QUOTE_MINIMAL)
+    return path
+
+
+def _num(x: float) -> str:
+    return f"{float(x):g}"
