@@ -101,7 +101,7 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
 
     Raises ExecutionError only when no kernel could be started or the probe could not be set up.
     """
-    student = [c for c in nb.cells]
+    student = list(nb.cells)
     run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
     run_nb.cells = [_code_cell(setup_cell_source(opts.probe_config)), *student, _code_cell(export_cell_source())]
     km = make_kernel_manager(opts.wrapper)
@@ -122,10 +122,10 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
                 raise ExecutionError(f"the grader's probe failed to install: {_error_of(setup)}")
             report = _run_cells(client, run_nb, student, opts, time.monotonic() + opts.budget_s)
             report.startup_s = startup
-    except (DeadKernelError, RuntimeError, TimeoutError) as exc:
-        if isinstance(exc, DeadKernelError) or "Kernel didn't respond" in str(exc):
-            raise ExecutionError(f"could not start a kernel: {exc}") from exc
+    except ExecutionError:
         raise
+    except Exception as exc:  # kernel start-up, ZMQ, nbclient internals: the grader failed, not the student
+        raise ExecutionError(f"could not run a kernel: {type(exc).__name__}: {exc}") from exc
     finally:
         _shutdown(client)  # nbclient leaves a kernel it did not create (km=...) running
         if not isinstance(log, int):
@@ -175,7 +175,10 @@ def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[Noteb
             exp = client.execute_cell(run_nb.cells[-1], len(run_nb.cells) - 1, store_history=False)
             exported = _error_of(exp) is None
         except (CellTimeoutError, DeadKernelError) as exc:
-            message = (message or "") + f"; the grader's export did not finish ({type(exc).__name__})"
+            _log.debug("export cell failed: %s", exc)
+        if not exported:
+            note = "the grader's export cell did not finish: accuracies cannot be verified"
+            message = f"{message}; {note}" if message else note
     return ExecutionReport(status, cells, exported, 0.0, 0.0, message, last)
 
 
