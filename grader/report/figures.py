@@ -10,7 +10,8 @@ from typing import Any
 
 from grader.report import plots, view
 
-_ACT_COLORS = {"relu": "#1f77b4", "sigmoid": "#d62728"}
+_ACT_COLORS = {"relu": ["#1f77b4", "#6baed6", "#08306b", "#4292c6"],
+               "sigmoid": ["#d62728", "#fb6a4a", "#67000d", "#ef3b2c"]}
 
 
 def _epoch_means(run: dict[str, Any]) -> list[float]:
@@ -25,7 +26,7 @@ def _run_series(run: dict[str, Any], color: str, label: str) -> list[plots.Serie
     if steps and means:
         per_epoch = max(len(steps) / max(len(means), 1), 1.0)
         stride = max(1, len(steps) // 400)
-        xs = [(i + 1) / per_epoch + 0.0 for i in range(0, len(steps), stride)]
+        xs = [0.5 + (i + 0.5) / per_epoch for i in range(0, len(steps), stride)]
         out.append(plots.Series(label, xs, steps[::stride], color, width=0.8, opacity=0.35, legend=False))
     out.append(plots.Series(label, list(range(1, len(means) + 1)), means, color, width=2.5, markers=True))
     return out
@@ -39,44 +40,65 @@ def _band(baseline: dict[str, Any] | None, run: dict[str, Any], n: int) -> list[
     return [plots.Band(list(range(1, m + 1)), band["lo"][:m], band["hi"][:m])]
 
 
-def run_curve(run: dict[str, Any], baseline: dict[str, Any] | None, t: dict[str, str],
-              color: str = plots.PALETTE[0]) -> str:
+def run_colors(runs: list[dict[str, Any]]) -> list[str]:
+    """Blues for all-ReLU runs, reds for all-Sigmoid runs, other palette colours otherwise (stable per run)."""
+    used: dict[str, int] = {}
+    out = []
+    for i, run in enumerate(runs):
+        acts = set((run.get("model") or {}).get("hidden_activations") or [])
+        kind = next(iter(acts)) if len(acts) == 1 else None
+        shades = _ACT_COLORS.get(kind or "")
+        n = used[kind or ""] = used.get(kind or "", -1) + 1
+        out.append(shades[n % len(shades)] if shades else plots.PALETTE[2 + i % 6])
+    return out
+
+
+def run_curve(run: dict[str, Any], baseline: dict[str, Any] | None, t: dict[str, str], color: str) -> str:
     """Loss curve of one run over the reference band of its run key."""
     means = _epoch_means(run)
     if not means:
         return ""
-    return plots.line_chart(_run_series(run, color, view.run_label(run)), _band(baseline, run, len(means)),
+    series = _run_series(run, color, view.run_label(run))
+    for s in series:
+        s.legend = False
+    return plots.line_chart(series, _band(baseline, run, len(means)),
                             title=view.run_label(run), x_label=t["epoch"], y_label=t["loss"], y_min=0.0,
                             width=440, height=260)
 
 
+def _pair(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A Sigmoid run and the ReLU run it is compared with: same optimizer family, same widths preferred."""
+    trained = [r for r in runs if _epoch_means(r)]
+    for sig in (r for r in trained if view.safe_run_key(r).startswith("sigmoid_")):
+        family = view.safe_run_key(sig).split("_", 1)[1]
+        relus = [r for r in trained if view.safe_run_key(r) == f"relu_{family}"]
+        widths = (sig.get("model") or {}).get("widths")
+        same = [r for r in relus if (r.get("model") or {}).get("widths") == widths]
+        if same or relus:
+            return (same or relus)[0], sig
+    return None
+
+
 def relu_vs_sigmoid(runs: list[dict[str, Any]], baseline: dict[str, Any] | None, t: dict[str, str]) -> str:
-    """The first ReLU and first Sigmoid runs with the same optimizer family on one chart (task 2)."""
-    by_key: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        if _epoch_means(run):
-            by_key.setdefault(view.safe_run_key(run), run)
-    for family in ("adam", "sgd", *(k.split("_", 1)[1] for k in by_key if "_" in k)):
-        relu, sig = by_key.get(f"relu_{family}"), by_key.get(f"sigmoid_{family}")
-        if relu and sig:
-            series = [*_run_series(relu, _ACT_COLORS["relu"], f"ReLU ({view.run_label(relu)})"),
-                      *_run_series(sig, _ACT_COLORS["sigmoid"], f"Sigmoid ({view.run_label(sig)})")]
-            n = max(len(_epoch_means(relu)), len(_epoch_means(sig)))
-            bands = _band(baseline, relu, n) + _band(baseline, sig, n)
-            return plots.line_chart(series, bands, title=t["relu_vs_sigmoid"], x_label=t["epoch"],
-                                    y_label=t["loss"], y_min=0.0, width=900, height=320)
-    return ""
+    """The Sigmoid run and its ReLU counterpart on one chart over their reference bands (task 2)."""
+    pair = _pair(runs)
+    if pair is None:
+        return ""
+    relu, sig = pair
+    series = [*_run_series(relu, _ACT_COLORS["relu"][0], f"ReLU ({view.run_label(relu)})"),
+              *_run_series(sig, _ACT_COLORS["sigmoid"][0], f"Sigmoid ({view.run_label(sig)})")]
+    n = max(len(_epoch_means(relu)), len(_epoch_means(sig)))
+    return plots.line_chart(series, _band(baseline, relu, n) + _band(baseline, sig, n), title=t["relu_vs_sigmoid"],
+                            x_label=t["epoch"], y_label=t["loss"], y_min=0.0, width=900, height=320)
 
 
 def gradient_flow(runs: list[dict[str, Any]], t: dict[str, str]) -> str:
     """Per-layer gradient norm at init (log scale), one line per run; Sigmoid runs red, ReLU blue."""
     series = []
-    for i, run in enumerate(runs):
+    for run, color in zip(runs, run_colors(runs), strict=False):
         norms = (run.get("gradient_flow") or {}).get("init_norms") or []
         if not norms:
             continue
-        acts = set((run.get("model") or {}).get("hidden_activations") or [])
-        color = _ACT_COLORS.get(next(iter(acts)), plots.PALETTE[(i + 2) % 8]) if len(acts) == 1 else "#555"
         series.append(plots.Series(view.run_label(run), list(range(1, len(norms) + 1)), norms, color,
                                    width=2.0, markers=True))
     if not series:
@@ -90,7 +112,7 @@ def score_histogram(rows: list[dict[str, Any]], t: dict[str, str]) -> str:
     """Histogram of the students' scores on 0..max."""
     top = max((float(r["max"] or 0) for r in rows), default=100.0) or 100.0
     return plots.histogram([r["score"] for r in rows], lo=0.0, hi=top, bins=10, title=t["histogram"],
-                           x_label=t["score"], y_label=t["count"])
+                           x_label=t["score"], y_label=t["count"], width=440)
 
 
 def accuracy_histogram(rows: list[dict[str, Any]], baseline: dict[str, Any] | None, t: dict[str, str]) -> str:
@@ -100,4 +122,4 @@ def accuracy_histogram(rows: list[dict[str, Any]], baseline: dict[str, Any] | No
     lo = min([*values, *(band or (1.0,))], default=0.0)
     lo = max(0.0, min(0.8, int(lo * 10) / 10))
     return plots.histogram(values, lo=lo, hi=1.0, bins=20, title=t["acc_dist"], x_label=t["accuracy"],
-                           y_label=t["count"], band=band, color=plots.PALETTE[2])
+                           y_label=t["count"], band=band, color=plots.PALETTE[2], width=440)

@@ -58,8 +58,8 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
         "message": message, "message_cut": message_cut, "tasks": view.tasks_view(result, lang),
         "flags": result.get("flags") or [], "errors": view.errors_view(result),
         "arch": [view.arch_row(r) for r in runs],
-        "curves": [c for c in (figures.run_curve(r, baseline, t, figures.plots.PALETTE[i % 8])
-                               for i, r in enumerate(runs)) if c],
+        "curves": [c for c in (figures.run_curve(r, baseline, t, color)
+                               for r, color in zip(runs, figures.run_colors(runs), strict=False)) if c],
         "pair": figures.relu_vs_sigmoid(runs, baseline, t), "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
         "has_baseline": baseline is not None,

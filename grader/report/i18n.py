@@ -48,9 +48,11 @@ _UI: dict[str, dict[str, str]] = {
     "lr": {"ko": "학습률", "en": "lr"},
     "steps": {"ko": "step 수", "en": "Steps"},
     "epochs": {"ko": "epoch 수", "en": "Epochs"},
+    "steps_epochs": {"ko": "step / epoch", "en": "steps / epochs"},
     "accuracy": {"ko": "테스트 정확도", "en": "Test accuracy"},
     "unverified": {"ko": "미검증", "en": "unverified"},
-    "gradflow": {"ko": "기울기 흐름 (초기화 직후 층별 기울기 크기)", "en": "Gradient flow (per-layer gradient norm at init)"},
+    "gradflow": {"ko": "기울기 흐름 (초기화 직후 층별 기울기 크기)",
+                 "en": "Gradient flow (per-layer gradient norm at init)"},
     "gradflow_note": {"ko": "로그 눈금. Sigmoid 선이 입력 쪽(왼쪽)으로 갈수록 급격히 작아지면 기울기 소실입니다.",
                       "en": "Log scale. A Sigmoid line that drops steeply towards the input layers (left) "
                             "is the vanishing gradient."},
@@ -100,9 +102,11 @@ TASK_TITLES: dict[str, dict[str, str]] = {
 }
 
 HINTS: dict[str, dict[str, str]] = {
-    "t1.six_hidden": {"ko": "Linear 7개(784 입력, 10 출력)와 그 사이 활성화 함수 6개로 모델을 만들고 1 epoch 이상 학습하세요.",
+    "t1.six_hidden": {"ko": "Linear 7개(784 입력, 10 출력)와 그 사이 활성화 함수 6개로 모델을 만들고 "
+                            "1 epoch 이상 학습하세요.",
                       "en": "Build 7 Linear layers (784 in, 10 out) with an activation between them; train ≥ 1 epoch."},
-    "t1.structure": {"ko": "마지막 Linear 뒤에는 활성화 함수를 두지 마세요 (CrossEntropyLoss 가 softmax 를 포함합니다).",
+    "t1.structure": {"ko": "마지막 Linear 뒤에는 활성화 함수를 두지 마세요 "
+                           "(CrossEntropyLoss 가 softmax 를 포함합니다).",
                      "en": "Put no activation after the last Linear (CrossEntropyLoss already applies softmax)."},
     "t1.loss_decreased": {"ko": "학습률과 epoch 수를 확인하고, 루프 안에서 zero_grad/backward/step 을 모두 호출하세요.",
                           "en": "Check lr and epochs; call zero_grad, backward and step inside the loop."},

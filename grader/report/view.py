@@ -69,6 +69,15 @@ def run_label(run: dict[str, Any]) -> str:
     return f"#{run.get('index', 0) + 1} {opt} · {safe_run_key(run)}"
 
 
+def _acts_summary(acts: list[str | None]) -> str:
+    """``relu ×6`` for a uniform list, else the names joined, ``–`` when empty."""
+    if not acts:
+        return "–"
+    if len(set(acts)) == 1:
+        return f"{acts[0] or '?'} ×{len(acts)}"
+    return ", ".join(a or "?" for a in acts)
+
+
 def arch_row(run: dict[str, Any]) -> dict[str, Any]:
     """One architecture-table row of a run."""
     model, opt = run.get("model") or {}, run.get("optimizer") or {}
@@ -78,7 +87,7 @@ def arch_row(run: dict[str, Any]) -> dict[str, Any]:
     return {
         "label": run_label(run), "cell": run.get("cell_index"), "model_class": model.get("class", "?"),
         "hidden": model.get("hidden_layers"), "widths": model.get("widths") or [],
-        "summary": model.get("summary", ""), "activations": ", ".join(a or "?" for a in acts) or "–",
+        "summary": model.get("summary", ""), "activations": _acts_summary(acts),
         "params": param_count(layers), "n_linear": sum(1 for x in layers if x.get("op") == "linear"),
         "optimizer": opt.get("class", "?"), "lr": (opt.get("hparams") or {}).get("lr"),
         "steps": run.get("steps"), "epochs": run.get("epochs_completed"), "batch": run.get("batch_size"),
