@@ -185,12 +185,13 @@ class _Bar:
 
             self.bar = tqdm(total=ev.total, file=sys.stderr, unit="sub", dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
-        if ev.kind in ("done", "failed"):
+        finished = ev.kind in ("done", "failed")
+        self.bar.set_postfix_str(f"done={ev.done} failed={ev.failed} remaining={ev.remaining}"
+                                 + (f" last={ev.student}" if finished else ""), refresh=not finished)
+        if finished:
             self.bar.update(1)
             if ev.kind == "failed":
                 self.bar.write(f"grading failed: {ev.student}: {ev.message}", file=sys.stderr)
-        self.bar.set_postfix_str(f"done={ev.done} failed={ev.failed} remaining={ev.remaining}"
-                                 + (f" last={ev.student}" if ev.kind in ("done", "failed") else ""))
 
     def close(self) -> None:
         if self.bar is not None:
@@ -233,6 +234,11 @@ def _batch(args: argparse.Namespace) -> int:
         try:
             summary = run_batch(found.entries, assignment, opts, args.out, gradebook=gb_path, jobs=args.jobs,
                                 force=args.force, progress=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            print("grader: interrupted; finished results are in the gradebook, run the same command again to "
+                  "resume", file=sys.stderr)
+            return 130
         finally:
             bar.close()
     if summary.skipped:

@@ -107,10 +107,10 @@ def discover(submissions: Path) -> Discovery:
             disc.cleanup()
             raise UsageError(f"{submissions}: cannot extract: {why}")
         root = _single_top_folder(root)
-        entries = _scan_folder(root, display=lambda p: f"{submissions.name}:{p.relative_to(root).as_posix()}",
-                               disc=disc)
+        entries = _scan_folder(root, display=lambda p: _in_zip(submissions.name, root, p), disc=disc)
     else:
-        entries = _scan_folder(submissions, display=str, disc=disc)
+        base = submissions.resolve()
+        entries = _scan_folder(base, display=lambda p: p.relative_to(base).as_posix() or ".", disc=disc)
     disc.entries = _dedupe(entries)
     return disc
 
@@ -134,6 +134,11 @@ def _single_top_folder(root: Path) -> Path:
                 sum(1 for k in inner if k.suffix.lower() == ".ipynb") != 1:
             return kids[0]
     return root
+
+
+def _in_zip(archive: str, root: Path, p: Path) -> str:
+    rel = p.relative_to(root).as_posix()
+    return archive if rel == "." else f"{archive}:{rel}"
 
 
 def _hidden(p: Path) -> bool:
@@ -162,8 +167,7 @@ def _scan_folder(folder: Path, display, disc: Discovery) -> list[Entry]:  # type
             if root is None:
                 entries.append(Entry(c.stem, display(c), problem=f"{c.name}: cannot extract: {why}"))
                 continue
-            entries.append(_student_folder(c.stem, root,
-                                           lambda p, c=c, root=root: f"{c.name}:{p.relative_to(root).as_posix()}"))
+            entries.append(_student_folder(c.stem, root, lambda p, c=c, root=root: _in_zip(c.name, root, p)))
     return entries
 
 
@@ -175,7 +179,7 @@ def _student_folder(student: str, folder: Path, display) -> Entry:  # type: igno
         try:
             kids = sorted(d.iterdir())
         except OSError as exc:
-            return Entry(student, display(folder) if folder != d else str(folder),
+            return Entry(student, display(folder),
                          problem=f"cannot read folder {d.name}: {exc}")
         for k in kids:
             if _hidden(k) or k.is_symlink():

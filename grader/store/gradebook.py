@@ -3,7 +3,7 @@
 One writer (the batch parent process), WAL mode so readers (``grader report``/``export``) never block it.
 Each finished attempt is committed on its own, so a killed batch loses at most the submissions in flight.
 The attempt key (student, submission sha256, assignment id + version, grader version, data mode) is unique:
-re-runs update in place instead of duplicating. See ``docs/gradebook.md``.
+re-runs update in place instead of duplicating.
 """
 
 from __future__ import annotations
