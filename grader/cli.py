@@ -117,6 +117,9 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.pipeline import GradeOptions, grade_file
     from grader.result.build import write_result
 
+    missing = [str(p) for p in args.files if not p.exists()]
+    if missing:  # a mistyped path is the user's error, not a student's invalid submission
+        raise UsageError(f"no such file: {', '.join(missing)}")
     assignment = load_assignment(args.assignment)
     opts = GradeOptions(data=args.data, data_dir=args.data_dir, device=args.device,
                         cell_timeout_s=args.cell_timeout, budget_s=args.budget)

@@ -17,6 +17,8 @@ def test_usage_errors_exit_2(capsys) -> None:  # type: ignore[no-untyped-def]
         assert exc.code == 2
     assert main(["reference", "--seeds", "0"]) == 2
     assert "--seeds" in capsys.readouterr().err
+    assert main(["grade", "/no/such/student.ipynb"]) == 2
+    assert "no such file: /no/such/student.ipynb" in capsys.readouterr().err
 
 
 def test_invalid_submission_is_reported_not_fatal(tmp_path: Path) -> None:
