@@ -154,3 +154,17 @@ def test_helpers() -> None:
     assert truncate("abcdef", 3) == ("def", True) and truncate("ab", 3) == ("ab", False)
     with pytest.raises(ValueError):
         render_student({"submission": {"id": "x"}}, None, "fr")
+
+
+def test_matplotlib_svg_is_inline_and_deterministic() -> None:
+    from grader.report import plots
+
+    series = [plots.Series("손실", [1, 2, 3], [1.0, 0.5, 0.25], markers=True)]
+    band = [plots.Band([1, 2, 3], [0.8, 0.4, 0.2], [1.2, 0.6, 0.3])]
+    one = plots.line_chart(series, band, title="학습 곡선", x_label="에폭", y_label="손실")
+    two = plots.line_chart(series, band, title="학습 곡선", x_label="에폭", y_label="손실")
+    assert one == two and one.startswith('<svg class="plot"') and one.endswith("</svg>")
+    assert "<?xml" not in one and "<!DOCTYPE" not in one and "<metadata" not in one and "http" not in one
+    assert 'id="' in one and "plotdata" in one
+    hist = plots.histogram([0.9, 0.95], lo=0.8, hi=1.0, band=(0.9, 0.96), title="정확도")
+    assert hist.count("plotdata-") >= 10 and "<svg" in hist

@@ -1,7 +1,7 @@
 """The report's figures: training curves over reference bands, ReLU vs Sigmoid, gradient flow, class charts.
 
 Each function takes result/baseline dicts and the UI strings and returns an inline ``<svg>`` string
-(see ``grader.report.plots``), or '' when there is nothing to draw.
+rendered by matplotlib (see ``grader.report.plots``), or '' when there is nothing to draw.
 """
 
 from __future__ import annotations
@@ -93,14 +93,20 @@ def relu_vs_sigmoid(runs: list[dict[str, Any]], baseline: dict[str, Any] | None,
 
 
 def gradient_flow(runs: list[dict[str, Any]], t: dict[str, str]) -> str:
-    """Per-layer gradient norm at init (log scale), one line per run; Sigmoid runs red, ReLU blue."""
+    """Per-layer gradient norm at init (log scale), one line per run; Sigmoid runs red, ReLU blue.
+
+    Each run also gets its own hollow marker (shrinking in size), line style and width, so runs with identical
+    norms stay visible as nested shapes.
+    """
     series = []
-    for run, color in zip(runs, run_colors(runs), strict=False):
+    for i, (run, color) in enumerate(zip(runs, run_colors(runs), strict=False)):
         norms = (run.get("gradient_flow") or {}).get("init_norms") or []
         if not norms:
             continue
         series.append(plots.Series(view.run_label(run), list(range(1, len(norms) + 1)), norms, color,
-                                   width=2.0, markers=True))
+                                   width=2.4 - 0.4 * (i % 4), markers=True, hollow=True,
+                                   marker=plots.MARKERS[i % len(plots.MARKERS)], marker_size=10 - 1.5 * (i % 4),
+                                   linestyle=plots.LINESTYLES[i % len(plots.LINESTYLES)]))
     if not series:
         return ""
     n = max(len(s.xs) for s in series)

@@ -1,23 +1,47 @@
-"""Small dependency-free inline-SVG charts for the reports (line charts with bands, histograms).
+"""Report charts drawn with matplotlib (object API on an Agg canvas) and embedded as inline SVG.
 
-Every function returns one ``<svg>`` element as a string; labels are HTML-escaped here, so templates insert
-the result with ``|safe``. Log-scale axes drop non-positive values.
+Every chart function returns one ``<svg class="plot">`` element as a string, ready for ``|safe`` in the
+templates: no XML prolog, DOCTYPE or metadata, element ids prefixed per chart so several charts can share a
+page. Text is drawn as glyph paths (``svg.fonttype = "path"``), so Korean labels render without the viewer
+having a Korean font; the ``svg.hashsalt`` is fixed so the same data gives byte-identical SVG. Data artists
+carry an id containing ``plotdata`` (the pages' self-check looks for them). pyplot is never imported and
+rcParams are only changed inside :func:`matplotlib.rc_context`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
+from pathlib import Path
+from typing import Any
+
+from matplotlib import font_manager, rc_context
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-_M = {"l": 56, "r": 12, "t": 26, "b": 40}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = ["-", "--", "-.", ":"]
+CJK_FONTS = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
+             "AppleGothic")
+FALLBACK_FONT = "DejaVu Sans"
+_CJK_FILES = {"nanumgothic", "nanumgothicbold", "nanumbarungothic", "nanumbarungothicbold"}
+_DPI = 72  # 1 pt == 1 px, so the requested pixel sizes are the SVG's user units
+_SALT = "grader-report"
+_MARGIN = {"l": 58, "r": 14, "t": 28, "b": 38}  # px around the plot area
 
 
 @dataclass
 class Series:
-    """One polyline: points (x, y), colour, stroke width, opacity."""
+    """One line: points (x, y), colour, width, opacity; optional markers and line style."""
 
     label: str
     xs: Sequence[float]
@@ -27,6 +51,10 @@ class Series:
     opacity: float = 1.0
     markers: bool = False
     legend: bool = True
+    marker: str = "o"
+    linestyle: str = "-"
+    hollow: bool = False
+    marker_size: float | None = None
 
 
 @dataclass
@@ -40,156 +68,168 @@ class Band:
     opacity: float = 0.25
 
 
-@dataclass
-class _Axes:
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-    log_y: bool
-    w: int
-    h: int
-    t: float = _M["t"]
+@lru_cache(maxsize=1)
+def font_family() -> tuple[str, ...]:
+    """DejaVu Sans, then an installed Korean font (registered if matplotlib's font cache predates it) for Hangul.
 
-    def fy(self, y: float) -> float:
-        if self.log_y:
-            y, lo, hi = math.log10(y), math.log10(self.y0), math.log10(self.y1)
-        else:
-            lo, hi = self.y0, self.y1
-        frac = (y - lo) / (hi - lo) if hi > lo else 0.5
-        return self.t + (1 - frac) * (self.h - self.t - _M["b"])
-
-    def fx(self, x: float) -> float:
-        frac = (x - self.x0) / (self.x1 - self.x0) if self.x1 > self.x0 else 0.5
-        return _M["l"] + frac * (self.w - _M["l"] - _M["r"])
+    DejaVu comes first so Latin text, mathtext minus signs and ``‖∇`` use it; glyphs it lacks fall back.
+    """
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not names.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if Path(path).stem.lower() in _CJK_FILES:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+    return (FALLBACK_FONT, *[n for n in CJK_FONTS if n in names][:1])
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
+def _rc() -> dict[Any, Any]:
+    return {"svg.fonttype": "path", "svg.hashsalt": _SALT, "font.family": list(font_family()), "font.size": 10,
+            "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
+            "axes.grid": True, "grid.color": "#e6e6e6", "grid.linewidth": 0.8, "axes.axisbelow": True,
+            "xtick.color": "#444444", "ytick.color": "#444444", "axes.labelcolor": "#333333",
+            "legend.fontsize": 9, "legend.frameon": False, "axes.unicode_minus": False}
 
 
-def _fmt(v: float) -> str:
+def _embed(svg: str, width: int, height: int, title: str) -> str:
+    """matplotlib's SVG document as an inline element: no prolog/metadata, unique ids, pixel size, label."""
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg[svg.index("<svg"):], flags=re.S).strip()
+    prefix = "c" + hashlib.sha1(svg.encode()).hexdigest()[:10] + "-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m[1]}"', svg)
+    svg = re.sub(r'(url\(#|href="#)', lambda m: m[1] + prefix, svg)
+    # no xmlns: HTML's parser puts inline <svg> (and xlink:href) in the right namespaces without a URL
+    head = (f'<svg class="plot" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(title)}">')
+    return head + svg[svg.index(">") + 1:]
+
+
+def _render(draw: Callable[[Axes], None], width: int, height: int, title: str, legend_rows: int = 0) -> str:
+    """Draw on a fresh figure (``height`` plus room for ``legend_rows`` legend rows) and return inline SVG.
+
+    Margins are fixed in pixels (a layout engine would double the render time).
+    """
+    height += 16 * legend_rows
+    with rc_context(_rc()):
+        fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+        FigureCanvasAgg(fig)
+        top = _MARGIN["t"] + 16 * legend_rows
+        fig.subplots_adjust(left=_MARGIN["l"] / width, right=1 - _MARGIN["r"] / width,
+                            bottom=_MARGIN["b"] / height, top=1 - top / height)
+        ax = fig.add_subplot()
+        if title:
+            fig.text(_MARGIN["l"] / width, 1 - 6 / height, title, ha="left", va="top", fontsize=11, color="#222222")
+        draw(ax)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", dpi=_DPI, metadata={"Date": None, "Creator": None})
+    return _embed(buf.getvalue(), width, height, title)
+
+
+def _clean(xs: Sequence[float], ys: Sequence[float], log_y: bool) -> tuple[list[float], list[float]]:
+    """Pairs with a finite y (positive on a log axis); the rest become gaps (NaN)."""
+    out_y = [float(y) if y is not None and math.isfinite(y) and (y > 0 or not log_y) else math.nan
+             for y in ys[:len(xs)]]
+    return [float(x) for x in xs[:len(out_y)]], out_y
+
+
+def _draw_series(ax: Axes, series: Sequence[Series], log_y: bool, start: int = 0) -> None:
+    for i, s in enumerate(series, start):
+        xs, ys = _clean(s.xs, s.ys, log_y)
+        single = sum(not math.isnan(y) for y in ys) == 1
+        ax.plot(xs, ys, color=s.color, linewidth=s.width, alpha=s.opacity, linestyle=s.linestyle,
+                marker=s.marker if s.markers or single else "", markersize=s.marker_size or (5 if s.width > 1 else 3),
+                fillstyle="none" if s.hollow else "full", markeredgewidth=1.3,
+                label=s.label if s.legend else "_nolegend_", gid=f"plotdata-{i}", solid_joinstyle="round")
+
+
+def _draw_bands(ax: Axes, bands: Sequence[Band], log_y: bool) -> None:
+    for i, b in enumerate(bands):
+        n = min(len(b.xs), len(b.lo), len(b.hi))
+        lo = [max(v, 1e-300) if log_y else v for v in b.lo[:n]]
+        ax.fill_between(list(b.xs[:n]), lo, list(b.hi[:n]), color=b.color, alpha=b.opacity, linewidth=0,
+                        gid=f"plotdata-band-{i}")
+
+
+def _fmt(v: float, _pos: object = None) -> str:
+    """Plain-text tick label (mathtext is slow): ``1e-05``, ``0.01``, ``100``."""
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
         return f"{v:.0e}"
     return f"{v:g}"
 
 
-def _frame(ax: _Axes, x_label: str, y_label: str, x_ticks: Sequence[float], integer_y: bool = False) -> list[str]:
-    out = [f'<rect x="{_M["l"]}" y="{ax.t}" width="{ax.w - _M["l"] - _M["r"]}" '
-           f'height="{ax.h - ax.t - _M["b"]}" fill="#fff" stroke="#ccc"/>']
-    if ax.log_y:
-        y_ticks = [10.0 ** e for e in range(math.floor(math.log10(ax.y0)), math.ceil(math.log10(ax.y1)) + 1)]
-        y_ticks = [t for t in y_ticks if ax.y0 <= t <= ax.y1]
-    else:
-        y_ticks = _nice_ticks(ax.y0, ax.y1)
-        if integer_y:
-            y_ticks = [t for t in y_ticks if t == int(t)]
-    for t in y_ticks:
-        y = ax.fy(t)
-        out.append(f'<line x1="{_M["l"]}" x2="{ax.w - _M["r"]}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-                   f'<text x="{_M["l"] - 4}" y="{y + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    for t in x_ticks:
-        x = ax.fx(t)
-        out.append(f'<text x="{x:.1f}" y="{ax.h - _M["b"] + 15}" text-anchor="middle">{_fmt(t)}</text>')
-    out.append(f'<text x="{(ax.w + _M["l"]) / 2:.0f}" y="{ax.h - 6}" text-anchor="middle">{escape(x_label)}</text>'
-               f'<text transform="translate(13 {(ax.h + ax.t - _M["b"]) / 2:.0f}) rotate(-90)" '
-               f'text-anchor="middle">{escape(y_label)}</text>')
-    return out
+def _log_axis(ax: Axes, series: Sequence[Series]) -> None:
+    """log10 y axis over whole decades, labelled in plain text, no minor labels."""
+    ys = [y for s in series for y in _clean(s.xs, s.ys, True)[1] if not math.isnan(y)]
+    ax.set_yscale("log")
+    if ys:
+        ax.set_ylim(10 ** math.floor(math.log10(min(ys))), 10 ** math.ceil(math.log10(max(ys))))
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=12))
+    ax.yaxis.set_major_formatter(FuncFormatter(_fmt))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _svg(w: int, h: int, title: str, body: list[str]) -> str:
-    head = (f'<svg class="plot" viewBox="0 0 {w} {h}" width="{w}" '
-            f'height="{h}" role="img" aria-label="{escape(title)}" font-size="11">')
-    cap = f'<text x="{_M["l"]}" y="16" font-weight="bold" font-size="12">{escape(title)}</text>'
-    return head + cap + "".join(body) + "</svg>"
-
-
-def _y_range(values: list[float], log_y: bool, y_min: float | None) -> tuple[float, float]:
-    if log_y:
-        values = [v for v in values if v > 0]
-    if not values:
-        return (0.1, 1.0) if log_y else (0.0, 1.0)
-    lo, hi = min(values), max(values)
-    if log_y:
-        return 10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))
-    lo = y_min if y_min is not None else lo
-    pad = (hi - lo) * 0.05 or 0.5
-    return (lo if y_min is not None else lo - pad), hi + pad
-
-
-def _points(ax: _Axes, xs: Sequence[float], ys: Sequence[float]) -> list[tuple[float, float]]:
-    return [(ax.fx(x), ax.fy(y)) for x, y in zip(xs, ys, strict=False)
-            if y is not None and math.isfinite(y) and (y > 0 or not ax.log_y)]
-
-
-def _legend(width: int, series: Sequence[Series]) -> tuple[list[str], float]:
-    """Legend entries laid out in rows above the plot area, and the plot's top edge below them."""
-    out, x, y = [], float(_M["l"]), _M["t"] + 8
-    for s in (s for s in series if s.legend):
-        w = 30 + 6.2 * len(s.label)
-        if x + w > width - _M["r"] and x > _M["l"]:
-            x, y = float(_M["l"]), y + 15
-        out.append(f'<line x1="{x:.0f}" x2="{x + 16:.0f}" y1="{y - 4}" y2="{y - 4}" stroke="{s.color}" '
-                   f'stroke-width="3"/><text x="{x + 20:.0f}" y="{y}">{escape(s.label)}</text>')
-        x += w
-    return out, (y + 8 if out else _M["t"])
+def _legend_cols(series: Sequence[Series], width: int) -> tuple[int, int]:
+    """Columns and rows of the legend above the plot area (0 rows when no series is labelled)."""
+    labels = [s.label for s in series if s.legend]
+    if not labels:
+        return 0, 0
+    cols = max(1, min(len(labels), (width - _MARGIN["l"]) // (40 + 6 * max(map(len, labels)))))
+    return cols, -(-len(labels) // cols)
 
 
 def line_chart(series: Sequence[Series], bands: Sequence[Band] = (), *, title: str = "", x_label: str = "",
                y_label: str = "", log_y: bool = False, y_min: float | None = None, width: int = 460,
                height: int = 270, x_ticks: Sequence[float] | None = None) -> str:
     """Line chart of ``series`` over shaded ``bands``; x range from the data, y linear or log10."""
-    xs = [x for s in series for x in s.xs] + [x for b in bands for x in b.xs]
-    ys = [y for s in series for y in s.ys if y is not None and math.isfinite(y)]
-    ys += [v for b in bands for v in (*b.lo, *b.hi) if math.isfinite(v)]
-    y0, y1 = _y_range(ys, log_y, y_min)
-    legend, top = _legend(width, series)
-    ax = _Axes(min(xs, default=0), max(xs, default=1), y0, y1, log_y, width, height + int(top - _M["t"]), top)
-    ticks = x_ticks if x_ticks is not None else [t for t in _nice_ticks(ax.x0, ax.x1) if t == int(t)]
-    body = _frame(ax, x_label, y_label, ticks)
-    for b in bands:
-        upper = _points(ax, b.xs, b.hi)
-        lower = _points(ax, b.xs, [max(v, y0) for v in b.lo])
-        if upper and lower:
-            poly = " ".join(f"{x:.1f},{y:.1f}" for x, y in upper + lower[::-1])
-            body.append(f'<polygon points="{poly}" fill="{b.color}" fill-opacity="{b.opacity}" stroke="none"/>')
-    for s in series:
-        pts = _points(ax, s.xs, s.ys)
-        if len(pts) > 1:
-            body.append(f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in pts)}" fill="none" '
-                        f'stroke="{s.color}" stroke-width="{s.width}" stroke-opacity="{s.opacity}" '
-                        f'stroke-linejoin="round"/>')
-        if s.markers or len(pts) == 1:
-            body.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{s.color}"/>' for x, y in pts)
-    return _svg(width, ax.h, title, body + legend)
+    def draw(ax: Axes) -> None:
+        _draw_bands(ax, bands, log_y)
+        _draw_series(ax, series, log_y)
+        if log_y:
+            _log_axis(ax, series)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        if x_ticks is not None:
+            ax.set_xticks(list(x_ticks))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        if y_min is not None and not log_y:
+            ax.set_ylim(bottom=y_min)
+        ax.margins(x=0.02)
+        if cols:
+            ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=cols, borderaxespad=0, handlelength=2.6)
+    cols, rows = _legend_cols(series, width)
+    return _render(draw, width, height, title, rows)
+
+
+def _bin_counts(values: Sequence[float], lo: float, hi: float, bins: int) -> list[int]:
+    counts = [0] * bins
+    for v in values:
+        i = min(bins - 1, max(0, int((v - lo) / (hi - lo) * bins))) if hi > lo else 0
+        counts[i] += 1
+    return counts
 
 
 def histogram(values: Sequence[float], *, lo: float, hi: float, bins: int = 10, title: str = "",
               x_label: str = "", y_label: str = "", band: tuple[float, float] | None = None,
               width: int = 460, height: int = 240, color: str = PALETTE[0]) -> str:
     """Histogram of ``values`` over [lo, hi] in ``bins`` bins, with an optional shaded x ``band``."""
-    counts = [0] * bins
-    for v in values:
-        i = min(bins - 1, max(0, int((v - lo) / (hi - lo) * bins))) if hi > lo else 0
-        counts[i] += 1
-    ax = _Axes(lo, hi, 0, max(max(counts, default=0), 1) * 1.1, False, width, height)
-    body = _frame(ax, x_label, y_label, _nice_ticks(lo, hi), integer_y=True)
-    if band is not None:
-        b0, b1 = ax.fx(max(lo, band[0])), ax.fx(min(hi, band[1]))
-        body.append(f'<rect x="{b0:.1f}" y="{ax.t}" width="{max(b1 - b0, 1):.1f}" '
-                    f'height="{height - ax.t - _M["b"]}" fill="#999" fill-opacity="0.3"/>')
+    counts = _bin_counts(values, lo, hi, bins)
     step = (hi - lo) / bins
-    for i, c in enumerate(counts):
-        x0, x1 = ax.fx(lo + i * step), ax.fx(lo + (i + 1) * step)
-        y = ax.fy(c)
-        body.append(f'<rect x="{x0 + 1:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 2, 1):.1f}" '
-                    f'height="{ax.fy(0) - y:.1f}" fill="{color}"><title>{c}</title></rect>')
-        if c:
-            body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{c}</text>')
-    return _svg(width, height, title, body)
+
+    def draw(ax: Axes) -> None:
+        if band is not None:
+            ax.axvspan(max(lo, band[0]), min(hi, band[1]), color="#999999", alpha=0.3, linewidth=0,
+                       gid="plotdata-band")
+        bars = ax.bar([lo + i * step for i in range(bins)], counts, width=step * 0.9, align="edge", color=color)
+        for i, patch in enumerate(bars.patches):
+            patch.set_gid(f"plotdata-{i}")
+        ax.bar_label(bars, labels=[str(c) if c else "" for c in counts], fontsize=8, padding=2)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, max(max(counts, default=0), 1) * 1.18)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="x", visible=False)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+    return _render(draw, width, height, title)
