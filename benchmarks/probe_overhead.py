@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-import types
-from pathlib import Path
 
 import torch
 
 from grader.data.mnist import load_split, prepare
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_probe() -> types.ModuleType:
-    src = (ROOT / "grader" / "recording" / "probe.py").read_text()
-    mod = types.ModuleType("_grader_probe")
-    exec(compile(src, "<grader-probe>", "exec"), mod.__dict__)
-    sys.modules["_grader_probe"] = mod
-    return mod
+from grader.execution.instrument import load_in_process
 
 
 def main() -> None:
@@ -39,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     root = prepare("subset")
-    probe = _load_probe()
+    probe = load_in_process()
     x, y = load_split(root, train=True)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x.float().div(255).view(-1, 784), y),
                                          batch_size=100, shuffle=True, drop_last=True)

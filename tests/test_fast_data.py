@@ -12,20 +12,14 @@ import pytest
 
 from grader.data.mnist import prepare
 
-REC = Path(__file__).resolve().parents[1] / "grader" / "recording"
-
 SCRIPT = textwrap.dedent("""
-    import sys, types, json, time
-    def load(name, path):
-        m = types.ModuleType(name); exec(compile(open(path).read(), path, "exec"), m.__dict__)
-        sys.modules[name] = m; return m
-    load("_grader_probe_mnist", sys.argv[1] + "/probe_mnist.py")
-    cfg = json.loads(sys.argv[2])
-    load("_grader_probe", sys.argv[1] + "/probe.py").install(cfg)
+    import sys, json, time
+    from grader.execution.instrument import load_in_process
+    load_in_process().install(json.loads(sys.argv[1]))
     import torch, torchvision.datasets as dsets, torchvision.transforms as T
     torch.manual_seed(777)
     tf = {"plain": T.ToTensor(), "norm": T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))]),
-          "other": T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2)])}[sys.argv[3]]
+          "other": T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2)])}[sys.argv[2]]
     ds = dsets.MNIST("MNIST_data/", train=True, transform=tf, download=True)
     dl = torch.utils.data.DataLoader(ds, batch_size=100, shuffle=True, drop_last=True)
     model = torch.nn.Sequential(torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
@@ -41,7 +35,7 @@ SCRIPT = textwrap.dedent("""
 def _train(tmp: Path, fast: bool, transform: str) -> dict:
     cfg = {"events_path": str(tmp / f"ev-{fast}-{transform}.jsonl"), "export_dir": str(tmp),
            "mnist_root": str(prepare("subset")), "seed": 0, "fast_mnist": fast}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(REC), json.dumps(cfg), transform],
+    out = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cfg), transform],
                          capture_output=True, text=True, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

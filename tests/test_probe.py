@@ -13,17 +13,11 @@ import pytest
 from grader.data.mnist import prepare
 from grader.recording.events import load_recording
 
-PROBE = Path(__file__).resolve().parents[1] / "grader" / "recording" / "probe.py"
-EXPORT = PROBE.with_name("probe_export.py")
-
 SCRIPT = textwrap.dedent("""
-    import sys, types, json
-    def load(name, path):
-        m = types.ModuleType(name); exec(compile(open(path).read(), path, "exec"), m.__dict__)
-        sys.modules[name] = m; return m
-    load("_grader_probe_mnist", sys.argv[1].replace("probe.py", "probe_mnist.py"))
-    probe = load("_grader_probe", sys.argv[1])
-    probe.install(json.loads(sys.argv[3]))
+    import sys, json
+    from grader.execution.instrument import load_in_process
+    probe = load_in_process()
+    probe.install(json.loads(sys.argv[1]))
     import torch, torch.nn.functional as F
     import torchvision.datasets as dsets, torchvision.transforms as T
     tf = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
@@ -61,7 +55,7 @@ SCRIPT = textwrap.dedent("""
     o3 = torch.optim.SGD(model.parameters(), lr=0.5)
     for X, Y in dl:
         o3.zero_grad(); F.cross_entropy(model(X.view(-1, 784)), Y).backward(); o3.step()
-    load("_grader_probe_export", sys.argv[2]).run_export()
+    load_in_process(export=True).run_export()
 """)
 
 
@@ -70,7 +64,7 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("probe")
     cfg = {"events_path": str(out / "events.jsonl"), "export_dir": str(out),
            "mnist_root": str(prepare("subset")), "seed": 0}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(PROBE), str(EXPORT), json.dumps(cfg)],
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout == "", "the probe must never print"
