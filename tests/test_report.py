@@ -7,6 +7,7 @@ import functools
 import json
 import re
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,9 @@ def test_student_page(results: tuple[dict[str, Any], ...], baseline: dict[str, A
     for check in good["checks"]:
         assert f'id="check-{check["id"]}"' in html
     assert "override-marker" in html and "prof.kim" in html
+    conclusion = next(c for c in good["checks"] if c["id"] == "t2.conclusion")
+    words = conclusion["evidence"]["text"]
+    assert words and escape(words[:30]) in html, "the instructor sees the student's extracted conclusion"
     assert html.count("<svg") >= 5  # pair + 3 runs + gradient flow
     assert 'id="gradflow"' in html and "sigmoid ×6" in html
     assert_self_contained(html)

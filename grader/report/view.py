@@ -100,8 +100,11 @@ def check_view(check: dict[str, Any], lang: str) -> dict[str, Any]:
     """A check with its localised status, hint and (truncated) manual override."""
     override = check.get("override") or None
     status = check.get("status") or ("pending" if check.get("pending") else "fail")
+    # a manual check shows the student's words it extracted, so the instructor can judge them here
+    quote = (check.get("evidence") or {}).get("text") if check.get("manual") else None
     return {**check, "status": status, "status_label": i18n.status_label(status, lang),
-            "hint": "" if status == "pass" else i18n.hint(check.get("id", ""), lang), "override": override}
+            "hint": "" if status == "pass" else i18n.hint(check.get("id", ""), lang), "override": override,
+            "quote": quote or ""}
 
 
 def tasks_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
