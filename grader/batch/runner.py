@@ -30,13 +30,21 @@ from grader.store.gradebook import AttemptKey, Gradebook
 MAX_DEFAULT_JOBS = 8
 
 
+GPU_JOBS_PER_DEVICE = 16  # measured on an H100: 16 lecture-style trainings side by side ≈ 12× one alone
+
+
 def default_jobs() -> int:
-    """One submission per CPU core (each kernel runs single-threaded), at most 8."""
+    """One submission per CPU core (each kernel runs single-threaded): at most 8 without a GPU, at most
+    16 per GPU with one (the GPU then does the arithmetic and the cores feed it)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover (macOS, Windows)
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_JOBS))
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cap = GPU_JOBS_PER_DEVICE * gpus if gpus else MAX_DEFAULT_JOBS
+    return max(1, min(cores, cap))
 
 
 @dataclass
