@@ -1,4 +1,4 @@
-"""Command line: ``grader grade``, ``reference``, ``batch``, ``report``, ``override`` and ``export``.
+"""Command line: ``grader grade``, ``reference``, ``batch``, ``classroom``, ``report``, ``override``, ``export``.
 
 The only place that prints, and the only place that maps errors to exit codes:
 0 = every submission graded (whatever the score), 1 = grading itself failed, 2 = usage error.
@@ -32,6 +32,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
 
 
+def _classroom_parser(sub: Any) -> None:
+    c = sub.add_parser("classroom", help="grade for GitHub Classroom: write the reporter payload to $GITHUB_OUTPUT")
+    c.add_argument("submission", type=Path, help="the student's notebook (.ipynb) or module (.py)")
+    _common(c)
+    c.add_argument("--out", type=Path, default=Path("reports"), help="folder for the result JSON (default reports/)")
+    c.add_argument("--output-name", default="result", help="step output name (default: result)")
+    c.add_argument("--junit", type=Path, default=None, help="also write JUnit XML")
+    c.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
+    c.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="grader", description="Grade PyTorch homework notebooks.")
@@ -44,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
     g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
     g.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    g.add_argument("--junit", type=Path, default=None, help="also write JUnit XML (one testsuite per submission)")
     r = sub.add_parser("reference", help="re-run the reference solution and write its tolerance bands")
     _common(r)
     r.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3; at least 3 for bands)")
@@ -57,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
     b.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    b.add_argument("--junit", type=Path, default=None, help="also write JUnit XML (one testsuite per student)")
+    _classroom_parser(sub)
     rp = sub.add_parser("report", help="re-render every page from the stored results (no re-grading)")
     rp.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
     rp.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
@@ -144,7 +158,45 @@ def _grade(args: argparse.Namespace) -> int:
         print("\n" + format_table(results))
     if results and not args.json:
         print(f"\nresults written to {args.out}/", file=sys.stderr)
+    _maybe_junit(results, args.junit)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _maybe_junit(results: list[dict[str, Any]], path: Path | None) -> None:
+    """Write JUnit XML when ``--junit FILE`` was given."""
+    if path is None:
+        return
+    from grader.integrations.junit import write_junit
+
+    write_junit(results, path)
+    print(f"JUnit XML written to {path}", file=sys.stderr)
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    """Grade one submission, append ``result=<base64 JSON>`` to $GITHUB_OUTPUT, print a summary; exit 0."""
+    import os
+
+    from grader.integrations.classroom import append_github_output, classroom_payload, summary_text
+    from grader.pipeline import GradeOptions, grade_file
+    from grader.result.build import write_result
+
+    if not args.submission.exists():
+        raise UsageError(f"no such file: {args.submission}")
+    assignment = load_assignment(args.assignment)
+    opts = GradeOptions(data=args.data, data_dir=args.data_dir, device=args.device,
+                        cell_timeout_s=args.cell_timeout, budget_s=args.budget)
+    print(f"grading {args.submission} ...", file=sys.stderr, flush=True)
+    res = grade_file(args.submission, assignment, opts)
+    write_result(res, args.out)
+    payload = classroom_payload(res, auto_max=sum(c.points for c in assignment.checks if not c.manual))
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        append_github_output(Path(target), payload, args.output_name)
+    print(summary_text(res, payload), flush=True)
+    if not target:
+        print("GITHUB_OUTPUT is not set: the reporter payload was not written", file=sys.stderr)
+    _maybe_junit([res], args.junit)
+    return EXIT_OK
 
 
 def _reference(args: argparse.Namespace) -> int:
@@ -249,6 +301,7 @@ def _batch(args: argparse.Namespace) -> int:
     with Gradebook(gb_path) as gb:
         results = gb.latest_results()
     print(format_table(results))
+    _maybe_junit(results, args.junit)
     print(f"\ngraded {len(summary.results)}, failed {len(summary.failed)}, skipped {len(summary.skipped)} "
           f"in {summary.wall_s:.0f} s; gradebook {gb_path}", file=sys.stderr)
     print(_write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
@@ -302,7 +355,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"grade": _grade, "reference": _reference, "batch": _batch, "report": _report,
-             "override": _override, "export": _export}
+             "override": _override, "export": _export, "classroom": _classroom}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

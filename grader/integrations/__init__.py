@@ -1,0 +1,1 @@
+"""Reports for other systems: JUnit XML (generic CI), GitHub Classroom payloads."""

@@ -1,0 +1,104 @@
+"""GitHub Classroom: the command-grader payload read by ``autograding-grading-reporter``.
+
+The reporter reads ``<STEP-ID>_RESULTS`` (base64 JSON), adds ``tests[].score`` over runners whose
+``max_score`` > 0 and posts ``Points X/Y``. One test per check; pending-manual checks score 0 and
+are not part of ``max_score`` (the auto-gradable maximum).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+PAYLOAD_VERSION = 1
+_TEST_STATUS = {"pass": "pass", "partial": "fail", "fail": "fail", "error": "error", "pending": "pass"}
+_BROKEN = ("invalid", "timeout", "kernel_died")
+
+
+def _test(check: dict[str, Any]) -> dict[str, Any]:
+    """One reporter test for one check."""
+    pending = bool(check.get("pending"))
+    message = str(check.get("message") or "")
+    if pending:
+        message = f"pending instructor review ({check.get('max', 0):g} points, not in this score): {message}"
+    elif check.get("warning"):
+        message = f"{message} (warning: {check['warning']})"
+    name = f"{check['id']} ({check.get('points', 0):g}/{check.get('max', 0):g})" if not pending \
+        else f"{check['id']} (?/{check.get('max', 0):g}, pending review)"
+    return {"name": name, "status": _TEST_STATUS.get(str(check.get("status")), "error"),
+            "score": 0 if pending else check.get("points", 0), "message": message,
+            "test_code": "", "filename": "", "line_no": 0, "duration": 0}
+
+
+def _status(result: dict[str, Any]) -> str:
+    """pass when every auto-graded check passed; error when grading could not run; else fail."""
+    if result.get("status") in _BROKEN:
+        return "error"
+    auto = [c for c in result.get("checks", []) if not c.get("pending")]
+    if any(c.get("status") == "error" for c in auto):
+        return "error"
+    return "pass" if auto and all(c.get("status") == "pass" for c in auto) else "fail"
+
+
+def classroom_payload(result: dict[str, Any], auto_max: float | None = None) -> dict[str, Any]:
+    """The command-grader payload (version 1) of one result dict.
+
+    ``auto_max`` (the rubric's auto-gradable maximum) replaces a zero ``score.auto_max``, which an
+    ungradable submission has: the reporter ignores runners whose ``max_score`` is 0.
+    """
+    tests = [_test(c) for c in result.get("checks", [])]
+    if result.get("status") in _BROKEN:
+        tests.append({"name": "submission", "status": "error", "score": 0,
+                      "message": str(result.get("message") or result.get("status")), "test_code": "",
+                      "filename": "", "line_no": 0, "duration": 0})
+    if tests:  # the whole grading time, on the first test (the reporter shows per-test durations)
+        tests[0]["duration"] = int(round(1000 * float(result.get("timings", {}).get("total_s") or 0.0)))
+    return {"version": PAYLOAD_VERSION, "status": _status(result),
+            "max_score": result.get("score", {}).get("auto_max", 0) or auto_max or 0, "tests": tests}
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """base64 of the payload's compact JSON (what goes after ``result=``)."""
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    """Inverse of :func:`encode_payload`."""
+    data: dict[str, Any] = json.loads(base64.b64decode(text).decode("utf-8"))
+    return data
+
+
+def append_github_output(path: Path, payload: dict[str, Any], name: str = "result") -> None:
+    """Append ``<name>=<base64 JSON>`` to the ``$GITHUB_OUTPUT`` file."""
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{name}={encode_payload(payload)}\n")
+
+
+def reporter_totals(payloads: list[dict[str, Any]]) -> tuple[float, float]:
+    """The reporter's ``Points X/Y``: Σ tests.score and Σ max_score over runners with max_score > 0."""
+    counted = [p for p in payloads if p.get("max_score")]
+    total = sum(float(t.get("score") or 0) for p in counted for t in p["tests"])
+    return total, sum(float(p["max_score"]) for p in counted)
+
+
+def summary_text(result: dict[str, Any], payload: dict[str, Any]) -> str:
+    """A readable summary for the Actions log (pending-manual points are named as not included)."""
+    s = result.get("score", {})
+    lines = [f"Autograding {result['submission']['id']}: {s.get('auto', 0):g}/{s.get('auto_max', 0):g} "
+             f"auto-graded points [{result.get('status')}, data={result.get('data', {}).get('mode')}]"]
+    if result.get("message"):
+        lines.append(f"  ! {result['message']}")
+    for t in payload["tests"]:
+        lines.append(f"  {t['status']:<5} {t['name']}: {t['message']}")
+    for f in result.get("flags", []):
+        lines.append(f"  flag {f['id']}: {f.get('message', '')}")
+    if s.get("pending_manual"):
+        lines.append(f"{s['pending_manual']:g} point(s) await instructor review and are NOT included in this "
+                     f"score (full assignment: {s.get('max', 0):g} points).")
+    lines.append(f"This run used the {result.get('data', {}).get('mode')} MNIST data on "
+                 f"{result.get('device') or 'cpu'}; the instructor's run (full data, maybe a GPU) can give "
+                 "other numbers.")
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""The GitHub Classroom template: workflow shape, step id and reporter wiring, starter notebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "assignments" / "dnn2_mnist" / "classroom"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load((TEMPLATE / ".github" / "workflows" / "classroom.yml").read_text())
+    return data
+
+
+def test_workflow_shape(workflow: dict[Any, Any]) -> None:
+    assert workflow["name"] == "Autograding Tests"
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert on == ["push", "workflow_dispatch", "repository_dispatch"]
+    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    job = workflow["jobs"]["run-autograding-tests"]
+    assert job["runs-on"] == "ubuntu-latest"
+    assert job["if"] == "github.actor != 'github-classroom[bot]'"
+    assert job["steps"][0]["uses"].startswith("actions/checkout@")
+    install = " ".join(s.get("run", "") for s in job["steps"])
+    assert "download.pytorch.org/whl/cpu" in install
+
+
+def test_reporter_wired_to_grading_step(workflow: dict[Any, Any]) -> None:
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    reporter = steps[-1]
+    assert reporter["uses"] == "classroom-resources/autograding-grading-reporter@v1"
+    runners = [r.strip() for r in str(reporter["with"]["runners"]).split(",")]
+    ids = {s["id"]: s for s in steps if "id" in s}
+    assert runners and set(runners) <= set(ids)
+    for rid in runners:
+        assert reporter["env"][f"{rid.upper()}_RESULTS"].replace(" ", "") == f"${{{{steps.{rid}.outputs.result}}}}"
+        command = ids[rid]["run"]
+        assert command.startswith("grader classroom ") and "--device cpu" in command
+        notebook = command.split()[2]
+        assert (TEMPLATE / notebook).is_file()
+    assert steps.index(reporter) > max(steps.index(ids[r]) for r in runners)
+
+
+def test_template_files() -> None:
+    nb = nbformat.read(str(TEMPLATE / "homework.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    assert "homework.ipynb" in readme and "grader grade homework.ipynb" in readme
