@@ -32,15 +32,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
 
 
+def _run_limits(p: argparse.ArgumentParser, junit_help: str) -> None:
+    """Options shared by every command that grades: time limits and the JUnit file."""
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
+    p.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    p.add_argument("--junit", type=Path, default=None, help=junit_help)
+
+
 def _classroom_parser(sub: Any) -> None:
     c = sub.add_parser("classroom", help="grade for GitHub Classroom: write the reporter payload to $GITHUB_OUTPUT")
     c.add_argument("submission", type=Path, help="the student's notebook (.ipynb) or module (.py)")
     _common(c)
     c.add_argument("--out", type=Path, default=Path("reports"), help="folder for the result JSON (default reports/)")
     c.add_argument("--output-name", default="result", help="step output name (default: result)")
-    c.add_argument("--junit", type=Path, default=None, help="also write JUnit XML")
-    c.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
-    c.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    _run_limits(c, "also write JUnit XML")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,23 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     _common(g)
     g.add_argument("--out", type=Path, default=Path("reports"), help="folder for result JSON (default: reports/)")
     g.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
-    g.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
-    g.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
-    g.add_argument("--junit", type=Path, default=None, help="also write JUnit XML (one testsuite per submission)")
+    _run_limits(g, "also write JUnit XML (one testsuite per submission)")
     r = sub.add_parser("reference", help="re-run the reference solution and write its tolerance bands")
     _common(r)
     r.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3; at least 3 for bands)")
     b = sub.add_parser("batch", help="grade a whole class (folder, roster clone or .zip), resumable")
     b.add_argument("submissions", type=Path, help="folder of notebooks/modules, of per-student folders, or a .zip")
     _common(b)
-    b.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPU cores, max 8)")
+    b.add_argument("--jobs", type=int, default=None,
+                   help="submissions graded at once (default: one per CPU core; at most 8, or 16 per GPU)")
     b.add_argument("--out", type=Path, default=Path("reports"), help="results, pages, gradebook (default reports/)")
     b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
     b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
-    b.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
-    b.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
-    b.add_argument("--junit", type=Path, default=None, help="also write JUnit XML (one testsuite per student)")
+    _run_limits(b, "also write JUnit XML (one testsuite per student)")
     _classroom_parser(sub)
     rp = sub.add_parser("report", help="re-render every page from the stored results (no re-grading)")
     rp.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
