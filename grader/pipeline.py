@@ -53,6 +53,7 @@ class GradeOptions:
 
 
 def resolve_mode(assignment: Assignment, opts: GradeOptions) -> str:
+    """The data mode to grade in; UsageError for an unknown mode/device or a missing GPU."""
     mode = opts.data or assignment.default_data
     if mode not in mnist.MODES:
         raise UsageError(f"--data must be one of {', '.join(mnist.MODES)}, not {mode!r}")
@@ -107,8 +108,7 @@ def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, root: P
     )
 
 
-def _header(sub_id: str, path: Path, sha: str | None, kind: str | None, assignment: Assignment,
-            mode: str) -> dict[str, Any]:
+def _header(sub_id: str, path: Path, sha: str | None, kind: str | None, mode: str) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION,
             "submission": {"id": sub_id, "path": str(path), "sha256": sha, "kind": kind},
             "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -116,7 +116,7 @@ def _header(sub_id: str, path: Path, sha: str | None, kind: str | None, assignme
 
 
 def _invalid(path: Path, exc: SubmissionError, assignment: Assignment, mode: str) -> dict[str, Any]:
-    result = _header(path.stem, path, None, None, assignment, mode)
+    result = _header(path.stem, path, None, None, mode)
     result.update({"status": "invalid", "message": str(exc),
                    "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
                    "checks": [], "runs": [], "flags": [], "errors": [],
@@ -128,7 +128,7 @@ def _result(sub: Submission, assignment: Assignment, mode: str, root: Path, repo
             recording: Recording, ctx: CheckContext, checks: list[dict[str, Any]], flags: list[dict[str, Any]],
             timings: dict[str, float]) -> dict[str, Any]:
     hello = recording.hello or {}
-    result = _header(sub.id, sub.path, sub.sha256, sub.kind, assignment, mode)
+    result = _header(sub.id, sub.path, sub.sha256, sub.kind, mode)
     result["data"].update(mnist.data_fingerprint(root))
     result["data"]["datasets"] = [{k: d.get(k) for k in ("split", "n_items", "requested_root", "transform")}
                                   for d in recording.datasets]

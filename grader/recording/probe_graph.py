@@ -43,78 +43,92 @@ def _param_of(fn: Any) -> tuple[torch.Tensor, bool] | None:
     return None
 
 
+def _find_loss(root: Any) -> tuple[Any, str | None]:
+    """The loss node near the top (a mean or a regulariser may sit above it), or the root itself."""
+    frontier: list[Any] = [root] if root is not None else []
+    for _ in range(50):
+        if not frontier:
+            break
+        n = frontier.pop(0)
+        if type(n).__name__ in _LOSSES:
+            return n, _LOSSES[type(n).__name__]
+        frontier.extend(f for f, _ in n.next_functions if f is not None)
+    return root, None
+
+
+def _inputs(node: Any) -> tuple[list[tuple[torch.Tensor, bool]], list[Any]]:
+    """A node's inputs split into trainable leaf parameters and the data path(s)."""
+    params, data = [], []
+    for f, _ in node.next_functions:
+        if f is not None:
+            p = _param_of(f)
+            if p:
+                params.append(p)
+            else:
+                data.append(f)
+    return params, data
+
+
+class _Walk:
+    """What the walk down the main chain has seen so far (output side first)."""
+
+    def __init__(self) -> None:
+        self.layers: list[dict[str, Any]] = []
+        self.weights: list[tuple[torch.Tensor, bool]] = []
+        self.biases: list[torch.Tensor | None] = []
+        self.param_ids: set[int] = set()
+        self.pending_bias: torch.Tensor | None = None
+        self.batch: int | None = None
+
+    def affine(self, node: Any, name: str, params: list[tuple[torch.Tensor, bool]]) -> None:
+        w, stored = next((p, s) for p, s in params if p.dim() == 2)
+        b = next((p for p, _ in params if p.dim() == 1), None)
+        b, self.pending_bias = (self.pending_bias if b is None else b), None
+        out_f, in_f = (w.shape[0], w.shape[1]) if stored else (w.shape[1], w.shape[0])
+        self.layers.append({"op": "linear", "in": int(in_f), "out": int(out_f), "bias": b is not None})
+        self.weights.append((w, stored))
+        self.biases.append(b)
+        saved = getattr(node, "_saved_mat1" if name == "AddmmBackward0" else "_saved_self", None)
+        if isinstance(saved, torch.Tensor) and saved.dim() == 2:
+            self.batch = int(saved.shape[0])
+
+    def visit(self, node: Any) -> Any:
+        """Record one node; return the next node down the main chain (None at the input)."""
+        name = type(node).__name__
+        params, data = _inputs(node)
+        self.param_ids.update(id(p) for p, _ in params)
+        if name in _ACTIVATIONS:
+            op: dict[str, Any] = {"op": _ACTIVATIONS[name]}
+            if name == "LeakyReluBackward0":
+                op["negative_slope"] = float(getattr(node, "_saved_negative_slope", 0.01))
+            self.layers.append(op)
+        elif name in ("AddmmBackward0", "MmBackward0") and any(p.dim() == 2 for p, _ in params):
+            self.affine(node, name, params)
+        elif name == "AddBackward0" and len(params) == 1 and data and params[0][0].numel() > 0:
+            self.pending_bias = params[0][0]  # x @ W + b: the bias sits above its matmul
+        elif name not in _PASSTHROUGH:
+            self.layers.append({"op": "unsupported", "name": name})
+        if len(data) > 1:
+            self.layers.append({"op": "unsupported", "name": f"branch at {name}"})
+        return data[0] if data else None
+
+
 def trace_graph(loss: torch.Tensor) -> dict[str, Any]:
     """Walk the autograd graph of one loss down its main chain: affine layers and activations.
 
     Works for any model (Sequential, custom Module, ModuleList, hand-written ``x @ W + b``)
     because it looks at what was computed, not at how the code was organised.
     """
-    node, loss_kind, top = loss.grad_fn, None, []
-    # find the loss node near the top (a mean / regulariser may sit above it)
-    frontier: list[Any] = [node] if node is not None else []
-    seen = 0
-    while frontier and seen < 50:
-        n = frontier.pop(0)
-        seen += 1
-        if type(n).__name__ in _LOSSES:
-            node, loss_kind = n, _LOSSES[type(n).__name__]
-            break
-        frontier.extend(f for f, _ in n.next_functions if f is not None)
-    layers: list[dict[str, Any]] = []
-    weights: list[tuple[torch.Tensor, bool]] = []
-    biases: list[torch.Tensor | None] = []
-    param_ids: set[int] = set()
-    pending_bias, batch, first = None, None, True
+    node, loss_kind = _find_loss(loss.grad_fn)
+    if loss_kind is not None:  # step below the loss; CrossEntropy = NLL over a log-softmax
+        data = _inputs(node)[1]
+        if loss_kind == "nll" and data and type(data[0]).__name__ == "LogSoftmaxBackward0":
+            loss_kind, data = "cross_entropy", _inputs(data[0])[1]
+        node = data[0] if data else None
+    walk = _Walk()
     for _ in range(10000):
         if node is None:
             break
-        name = type(node).__name__
-        params: list[Any] = []
-        data: list[Any] = []
-        for f, _ in node.next_functions:
-            if f is None:
-                continue
-            p = _param_of(f)
-            (params if p else data).append(p or f)
-        for p, _ in params:
-            param_ids.add(id(p))
-        if first and loss_kind is not None:
-            first = False
-            top.append(name)
-            if loss_kind == "nll" and data and type(data[0]).__name__ == "LogSoftmaxBackward0":
-                loss_kind, node = "cross_entropy", data[0]
-                data = [f for f, _ in node.next_functions if f is not None]
-            node = data[0] if data else None
-            continue
-        if name in _ACTIVATIONS:
-            op: dict[str, Any] = {"op": _ACTIVATIONS[name]}
-            if name == "LeakyReluBackward0":
-                op["negative_slope"] = float(getattr(node, "_saved_negative_slope", 0.01))
-            layers.append(op)
-        elif name in ("AddmmBackward0", "MmBackward0") and any(p.dim() == 2 for p, _ in params):
-            w, stored = next((p, s) for p, s in params if p.dim() == 2)
-            b = next((p for p, _ in params if p.dim() == 1), None)
-            b = pending_bias if b is None else b
-            pending_bias = None
-            out_f, in_f = (w.shape[0], w.shape[1]) if stored else (w.shape[1], w.shape[0])
-            layers.append({"op": "linear", "in": int(in_f), "out": int(out_f), "bias": b is not None})
-            weights.append((w, stored))
-            biases.append(b)
-            saved = getattr(node, "_saved_mat1", None) if name == "AddmmBackward0" else \
-                getattr(node, "_saved_self", None)
-            if isinstance(saved, torch.Tensor) and saved.dim() == 2:
-                batch = int(saved.shape[0])
-        elif name == "AddBackward0" and len(params) == 1 and data and params[0][0].numel() > 0:
-            pending_bias = params[0][0]
-        elif name not in _PASSTHROUGH:
-            layers.append({"op": "unsupported", "name": name})
-        if len(data) > 1:
-            layers.append({"op": "unsupported", "name": f"branch at {name}"})
-        node = data[0] if data else None
-    layers.reverse()
-    weights.reverse()
-    biases.reverse()
-    return {"layers": layers, "weights": weights, "biases": biases, "param_ids": param_ids,
-            "loss": loss_kind, "batch": batch}
-
-
+        node = walk.visit(node)
+    return {"layers": walk.layers[::-1], "weights": walk.weights[::-1], "biases": walk.biases[::-1],
+            "param_ids": walk.param_ids, "loss": loss_kind, "batch": walk.batch}
