@@ -113,55 +113,73 @@ def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out
     emit = progress or (lambda e: None)
     gb = Gradebook(gradebook or out_dir / "gradebook.sqlite")
     try:
-        todo: list[tuple[Entry, AttemptKey]] = []
-        for e in entries:
-            key = attempt_key(e, assignment, mode)
-            if not force and gb.is_done(key):
-                summary.skipped.append(e.student)
-            else:
-                todo.append((e, key))
-        total = len(todo)
-        counts = {"done": 0, "failed": 0}
-
-        def finish(entry: Entry, key: AttemptKey, started: str, result: dict[str, Any] | None, error: str | None):
-            if result is None:
-                result = problem_result(entry, assignment, mode, status="failed",
-                                        message=f"grading failed: {error}")
-            result["submission"]["id"] = entry.student
-            result["submission"]["source"] = entry.source
-            if entry.notes:
-                result["submission"]["notes"] = entry.notes
-            gb.record_attempt(key, result, started, _now(), entry.source)  # committed now
-            write_result(result, out_dir)
-            kind = "failed" if result["status"] == "failed" else "done"
-            counts[kind] += 1
-            if kind == "failed":
-                summary.failed[entry.student] = result["message"]
-            else:
-                summary.results.append(result)
-            emit(BatchEvent(kind, entry.student, total, counts["done"], counts["failed"], result,
-                            result.get("message")))
-
+        todo = _plan(entries, gb, assignment, mode, force, summary)
+        rec = _Recorder(gb, out_dir, assignment, mode, summary, emit, len(todo))
         for s in summary.skipped:
-            emit(BatchEvent("skipped", s, total, 0, 0))
+            emit(BatchEvent("skipped", s, rec.total, 0, 0))
         graded: list[tuple[Entry, AttemptKey]] = []
         for entry, key in todo:
             if entry.path is None:  # discovery problem: no worker needed
-                finish(entry, key, _now(), problem_result(entry, assignment, mode), None)
+                rec(entry, key, _now(), problem_result(entry, assignment, mode), None)
             else:
                 gb.record_submission(entry.student, key.sha256, entry.source)
                 graded.append((entry, key))
         n_jobs = max(1, jobs or default_jobs())
-        retry = _run_pool(graded, assignment, opts, n_jobs, finish, emit, total, counts)
-        if retry:  # a worker process died: grade those again one at a time, each in a fresh pool
-            for item in retry:
-                left = _run_pool([item], assignment, opts, 1, finish, emit, total, counts)
-                for entry, key in left:
-                    finish(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
+        retry = _run_pool(graded, assignment, opts, n_jobs, rec, emit, rec.total, rec.counts)
+        for item in retry:  # a worker process died: grade those again one at a time, each in a fresh pool
+            for entry, key in _run_pool([item], assignment, opts, 1, rec, emit, rec.total, rec.counts):
+                rec(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
     finally:
         gb.close()
     summary.wall_s = round(time.monotonic() - started_all, 2)
     return summary
+
+
+def _plan(entries: list[Entry], gb: Gradebook, assignment: Assignment, mode: str, force: bool,
+          summary: BatchSummary) -> list[tuple[Entry, AttemptKey]]:
+    """The entries still to grade; those already in the gradebook go to ``summary.skipped``."""
+    todo: list[tuple[Entry, AttemptKey]] = []
+    for e in entries:
+        key = attempt_key(e, assignment, mode)
+        if not force and gb.is_done(key):
+            summary.skipped.append(e.student)
+        else:
+            todo.append((e, key))
+    return todo
+
+
+@dataclass
+class _Recorder:
+    """Stores each finished submission at once (gradebook row + result JSON) and reports it."""
+
+    gb: Gradebook
+    out_dir: Path
+    assignment: Assignment
+    mode: str
+    summary: BatchSummary
+    emit: Callable[[BatchEvent], None]
+    total: int
+    counts: dict[str, int] = field(default_factory=lambda: {"done": 0, "failed": 0})
+
+    def __call__(self, entry: Entry, key: AttemptKey, started: str, result: dict[str, Any] | None,
+                 error: str | None) -> None:
+        if result is None:
+            result = problem_result(entry, self.assignment, self.mode, status="failed",
+                                    message=f"grading failed: {error}")
+        result["submission"]["id"] = entry.student
+        result["submission"]["source"] = entry.source
+        if entry.notes:
+            result["submission"]["notes"] = entry.notes
+        self.gb.record_attempt(key, result, started, _now(), entry.source)  # committed now
+        write_result(result, self.out_dir)
+        kind = "failed" if result["status"] == "failed" else "done"
+        self.counts[kind] += 1
+        if kind == "failed":
+            self.summary.failed[entry.student] = result["message"]
+        else:
+            self.summary.results.append(result)
+        self.emit(BatchEvent(kind, entry.student, self.total, self.counts["done"], self.counts["failed"],
+                             result, result.get("message")))
 
 
 def _run_pool(items: list[tuple[Entry, AttemptKey]], assignment: Assignment, opts: dict[str, Any], jobs: int,

@@ -35,18 +35,7 @@ def gradient_flow(
     validate_layers(layers)
     if batch_size <= 0 or images_uint8.shape[0] == 0:
         raise ValueError("gradient_flow needs at least one image")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        linears: list[nn.Linear] = []
-        ops: list[Any] = []
-        for spec in layers:
-            if spec["op"] == "linear":
-                layer = nn.Linear(spec["in"], spec["out"], bias=spec.get("bias") is not None)
-                linears.append(layer)
-                ops.append(layer)
-            else:
-                ops.append(activation(spec))
-
+    linears, ops = _fresh_model(layers, seed)
     x = images_uint8[:batch_size].to("cpu", torch.float32) / 255.0
     x = x.reshape(x.shape[0], -1)
     if x.shape[1] != linears[0].in_features:
@@ -55,25 +44,39 @@ def gradient_flow(
             f"{linears[0].in_features}"
         )
     y = labels[:batch_size].to("cpu", torch.long)
-
     with torch.enable_grad():
         out = x
         for fn in ops:
             out = fn(out)
-        last = next((s["op"] for s in reversed(layers) if s["op"] != "identity"), "linear")
-        if last == "log_softmax":
-            loss = F.nll_loss(out, y)
-        elif last == "softmax":
-            loss = F.nll_loss(torch.log(out + 1e-12), y)
-        else:
-            loss = F.cross_entropy(out, y)
-        loss.backward()
+        _loss(out, y, layers).backward()
+    return [float(layer.weight.grad.norm()) if layer.weight.grad is not None else 0.0 for layer in linears]
 
-    norms: list[float] = []
-    for layer in linears:
-        grad = layer.weight.grad
-        norms.append(float(grad.norm()) if grad is not None else 0.0)
-    return norms
+
+def _fresh_model(layers: list[dict[str, Any]], seed: int) -> tuple[list[nn.Linear], list[Any]]:
+    """Real nn.Linear layers with PyTorch's default init, seeded without touching the global RNG."""
+    linears: list[nn.Linear] = []
+    ops: list[Any] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for spec in layers:
+            if spec["op"] == "linear":
+                # "bias" is a weights key (export) or a flag (training trace): truthy means present
+                layer = nn.Linear(spec["in"], spec["out"], bias=bool(spec.get("bias")))
+                linears.append(layer)
+                ops.append(layer)
+            else:
+                ops.append(activation(spec))
+    return linears, ops
+
+
+def _loss(out: Tensor, y: Tensor, layers: list[dict[str, Any]]) -> Tensor:
+    """Cross-entropy of the model's output, whatever its last op (logits, softmax or log-softmax)."""
+    last = next((s["op"] for s in reversed(layers) if s["op"] != "identity"), "linear")
+    if last == "log_softmax":
+        return F.nll_loss(out, y)
+    if last == "softmax":
+        return F.nll_loss(torch.log(out + 1e-12), y)
+    return F.cross_entropy(out, y)
 
 
 def vanishing_ratio(norms: list[float]) -> float | None:
