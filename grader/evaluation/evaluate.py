@@ -6,7 +6,9 @@ cannot be rebuilt it is marked unverified and the in-kernel measurement is used 
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,8 @@ def _ops(layers: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
 def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> list[EvaluatedRun]:
     """Measure accuracy and gradient flow for each run; never raises for a student's model."""
     exports = _exports(export_dir)
-    test_x, test_y = load_split(mnist_root, train=False)
-    train_x, train_y = load_split(mnist_root, train=True)
+    # each split is read only if a run needs it, and once (the full train split is 47 MB)
+    split = functools.cache(lambda train: load_split(mnist_root, train=train))
     flows: dict[str, list[float] | None] = {}
     out = []
     for run in recording.runs:
@@ -46,25 +48,30 @@ def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> l
         if rec is None:
             er.unverified_reason = "the model was not exported (the notebook did not reach the grader's last cell)"
         else:
-            er.kernel_accuracy = rec.get("kernel_accuracy")
-            res = evaluate_export(rec, export_dir, test_x, test_y) if rec.get("weights_file") else \
-                {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
-            if res["accuracy"] is not None:
-                er.accuracy, er.accuracy_source = float(res["accuracy"]), "grader"
-            else:
-                er.unverified_reason = res["reason"]
-                if er.kernel_accuracy is not None:
-                    er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
-            fn = rec.get("fn_layers")
-            if fn is not None and _ops(fn) != _ops(run.layers):
-                er.notes.append("the forward-pass trace and the training graph disagree about the layers")
+            _measure(er, rec, export_dir, split)
         if run.layers:
             key = json.dumps(run.layers, sort_keys=True)
             if key not in flows:
                 try:
-                    flows[key] = gradient_flow(run.layers, train_x, train_y, seed=0)
+                    flows[key] = gradient_flow(run.layers, *split(True), seed=0)
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
         out.append(er)
     return out
+
+
+def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Callable[[bool], Any]) -> None:
+    """Accuracy from the rebuilt model, else the in-kernel one marked unverified; trace mismatch note."""
+    er.kernel_accuracy = rec.get("kernel_accuracy")
+    res = evaluate_export(rec, export_dir, *split(False)) if rec.get("weights_file") else \
+        {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
+    if res["accuracy"] is not None:
+        er.accuracy, er.accuracy_source = float(res["accuracy"]), "grader"
+    else:
+        er.unverified_reason = res["reason"]
+        if er.kernel_accuracy is not None:
+            er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
+    fn = rec.get("fn_layers")
+    if fn is not None and _ops(fn) != _ops(er.run.layers):
+        er.notes.append("the forward-pass trace and the training graph disagree about the layers")
