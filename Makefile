@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
+	$(VENV)/bin/grader grade grader/assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -15,7 +15,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SCHEMA_VERSION = 1
-DEFAULT_ASSIGNMENT = Path(__file__).resolve().parents[1] / "assignments" / "dnn2_mnist"
+# Bundled with the package (rubric, starter, examples, Classroom template, baselines) so that a plain
+# `pip install` can grade; the instructor's solution is not bundled (see ``solution_path``).
+DEFAULT_ASSIGNMENT = Path(__file__).resolve().parent / "assignments" / "dnn2_mnist"
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Assignment:
     checks: list[CheckSpec]
     budgets: dict[str, dict[str, float]]
     integrity: dict[str, float]
-    reference_dir: Path
+    solution: str
 
     def budget(self, mode: str) -> dict[str, float]:
         """Per-cell and whole-submission time limits for a data mode."""
@@ -67,8 +70,17 @@ class Assignment:
         return frozenset(texts)
 
     def baseline_path(self, mode: str) -> Path:
-        """Where the reference tolerance bands for a data mode are stored."""
-        return self.reference_dir / f"baseline-{mode}.json"
+        """Where the reference tolerance bands for a data mode are stored (public numbers, shipped)."""
+        return self.root / "baselines" / f"baseline-{mode}.json"
+
+    def solution_path(self) -> Path:
+        """The instructor's solution notebook: ``solution`` from assignment.toml, relative to the current
+        directory or, failing that, to the repository checkout. Never part of the installed package."""
+        rel = Path(self.solution)
+        for base in (Path.cwd(), _REPO_ROOT):
+            if (base / rel).exists():
+                return (base / rel).resolve()
+        return (Path.cwd() / rel).resolve()
 
 
 def load_assignment(root: Path | None = None) -> Assignment:
@@ -86,12 +98,12 @@ def load_assignment(root: Path | None = None) -> Assignment:
     try:
         tasks = {t["id"]: t.get("title", t["id"]) for t in data["tasks"]}
         checks = [_check(c, tasks) for c in data["checks"]]
-        ref = data.get("reference", f"reference/{data['id']}")
         return Assignment(
             root=root, id=data["id"], version=str(data["version"]), title=data.get("title", data["id"]),
             default_data=data.get("default_data", "subset"), default_lang=data.get("default_lang", "en"),
             seed=int(data.get("seed", 0)), tasks=tasks, checks=checks, budgets=data.get("budgets", {}),
-            integrity=data.get("integrity", {}), reference_dir=(root.parents[1] / ref).resolve(),
+            integrity=data.get("integrity", {}),
+            solution=data.get("solution", f"reference/{data['id']}/solution.ipynb"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError(f"{path}: missing or invalid field: {exc}") from exc

@@ -10,7 +10,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "assignments" / "dnn2_mnist" / "classroom"
+TEMPLATE = Path(__file__).resolve().parents[1] / "grader" / "assignments" / "dnn2_mnist" / "classroom"
 
 
 @pytest.fixture(scope="module")

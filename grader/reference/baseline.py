@@ -88,9 +88,9 @@ def summarise(results: list[dict[str, Any]], seeds: list[int], mode: str) -> dic
 
 
 def build_reference(assignment: Assignment, mode: str, seeds: list[int],
-                    grade: Callable[[Path, int], dict[str, Any]]) -> Path:
+                    grade: Callable[[Path, int], dict[str, Any]], solution: Path | None = None) -> Path:
     """Grade the solution once per seed with ``grade(path, seed)`` and write the baseline file."""
-    solution = assignment.reference_dir / "solution.ipynb"
+    solution = solution or assignment.solution_path()
     if not solution.exists():
         raise AssignmentError(f"{solution}: reference solution not found")
     results = []
@@ -101,5 +101,6 @@ def build_reference(assignment: Assignment, mode: str, seeds: list[int],
                               f"errors: {res.get('errors')}")
         results.append(res)
     path = assignment.baseline_path(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summarise(results, seeds, mode), indent=1), encoding="utf-8")
     return path

@@ -1,0 +1,173 @@
+"""``grader grade``, ``reference``, ``batch`` and ``classroom``: the commands that run submissions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import load_assignment
+from grader.cli.options import common_options, grade_options, run_limits
+from grader.cli.output import ProgressBar, format_result, format_table, maybe_junit, write_pages
+from grader.errors import GraderError, UsageError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_parsers(sub: Any) -> None:
+    """Register this module's sub-commands."""
+
+    g = sub.add_parser("grade", help="grade one or more .ipynb/.py submissions")
+    g.add_argument("files", nargs="+", type=Path, help="submission files (.ipynb or .py)")
+    common_options(g)
+    g.add_argument("--out", type=Path, default=Path("reports"), help="folder for result JSON (default: reports/)")
+    g.add_argument("--json", action="store_true", help="print the result JSON instead of the summary")
+    run_limits(g, "also write JUnit XML (one testsuite per submission)")
+    g.set_defaults(func=_grade)
+    r = sub.add_parser("reference", help="re-run the reference solution and write its tolerance bands")
+    common_options(r)
+    r.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3; at least 3 for bands)")
+    r.add_argument("--solution", type=Path, default=None,
+                   help="the instructor's solution notebook (default: `solution` in assignment.toml)")
+    r.set_defaults(func=_reference)
+    b = sub.add_parser("batch", help="grade a whole class (folder, roster clone or .zip), resumable")
+    b.add_argument("submissions", type=Path, help="folder of notebooks/modules, of per-student folders, or a .zip")
+    common_options(b)
+    b.add_argument("--jobs", type=int, default=None,
+                   help="submissions graded at once (default: one per CPU core; at most 8, or 16 per GPU)")
+    b.add_argument("--out", type=Path, default=Path("reports"), help="results, pages, gradebook (default reports/)")
+    b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
+    b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_limits(b, "also write JUnit XML (one testsuite per student)")
+    b.set_defaults(func=_batch)
+    c = sub.add_parser("classroom", help="grade for GitHub Classroom: write the reporter payload to $GITHUB_OUTPUT")
+    c.add_argument("submission", type=Path, help="the student's notebook (.ipynb) or module (.py)")
+    common_options(c)
+    c.add_argument("--out", type=Path, default=Path("reports"), help="folder for the result JSON (default reports/)")
+    c.add_argument("--output-name", default="result", help="step output name (default: result)")
+    run_limits(c, "also write JUnit XML")
+    c.set_defaults(func=_classroom)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.pipeline import grade_file
+    from grader.result.build import write_result
+
+    missing = [str(p) for p in args.files if not p.exists()]
+    if missing:  # a mistyped path is the user's error, not a student's invalid submission
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    assignment = load_assignment(args.assignment)
+    opts = grade_options(args)
+    results, failed = [], False
+    for path in args.files:
+        print(f"grading {path} ...", file=sys.stderr, flush=True)
+        try:
+            res = grade_file(path, assignment, opts)
+        except UsageError:
+            raise
+        except GraderError as exc:  # one submission's failure never stops the others
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        write_result(res, args.out)
+        results.append(res)
+        if not args.json:
+            print(format_result(res), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=1, ensure_ascii=False))
+    elif len(results) > 1:
+        print("\n" + format_table(results))
+    if results and not args.json:
+        print(f"\nresults written to {args.out}/", file=sys.stderr)
+    maybe_junit(results, args.junit)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _classroom(args: argparse.Namespace) -> int:
+    """Grade one submission, append ``result=<base64 JSON>`` to $GITHUB_OUTPUT, print a summary; exit 0."""
+    import os
+
+    from grader.integrations.classroom import append_github_output, classroom_payload, summary_text
+    from grader.pipeline import grade_file
+    from grader.result.build import write_result
+
+    if not args.submission.exists():
+        raise UsageError(f"no such file: {args.submission}")
+    assignment = load_assignment(args.assignment)
+    opts = grade_options(args)
+    print(f"grading {args.submission} ...", file=sys.stderr, flush=True)
+    res = grade_file(args.submission, assignment, opts)
+    write_result(res, args.out)
+    payload = classroom_payload(res, auto_max=sum(c.points for c in assignment.checks if not c.manual))
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        append_github_output(Path(target), payload, args.output_name)
+    print(summary_text(res, payload), flush=True)
+    if not target:
+        print("GITHUB_OUTPUT is not set: the reporter payload was not written", file=sys.stderr)
+    maybe_junit([res], args.junit)
+    return EXIT_OK
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from grader.pipeline import grade_file
+    from grader.reference.baseline import build_reference
+
+    if args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    assignment = load_assignment(args.assignment)
+    mode = args.data or assignment.default_data
+    seeds = [assignment.seed + i for i in range(args.seeds)]
+
+    def grade(path: Path, seed: int) -> dict[str, Any]:
+        print(f"reference run, seed {seed} ...", file=sys.stderr, flush=True)
+        opts = grade_options(args, data=mode, seed=seed, env={"GRADER_SEED": str(seed)})
+        return grade_file(path, assignment, opts)
+
+    path = build_reference(assignment, mode, seeds, grade, solution=args.solution)
+    print(f"baseline written to {path}")
+    return EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch.discover import discover
+    from grader.batch.runner import run_batch
+    from grader.pipeline import resolve_mode
+    from grader.store.gradebook import Gradebook
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    assignment = load_assignment(args.assignment)
+    opts = grade_options(args)
+    mode = resolve_mode(assignment, opts)
+    gb_path = args.out / "gradebook.sqlite"
+    with discover(args.submissions) as found:
+        problems = [e for e in found.entries if e.problem]
+        print(f"{len(found.entries)} student(s) found in {args.submissions}"
+              + (f", {len(problems)} with a problem" if problems else ""), file=sys.stderr, flush=True)
+        for e in problems:
+            print(f"  ✘ {e.student}: {e.problem}", file=sys.stderr)
+        bar = ProgressBar(enabled=not args.no_progress)
+        try:
+            summary = run_batch(found.entries, assignment, opts, args.out, gradebook=gb_path, jobs=args.jobs,
+                                force=args.force, progress=bar)
+        except KeyboardInterrupt:
+            bar.close()
+            print("grader: interrupted; finished results are in the gradebook, run the same command again to "
+                  "resume", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+    if summary.skipped:
+        print(f"{len(summary.skipped)} already graded (kept; --force re-grades)", file=sys.stderr)
+    with Gradebook(gb_path) as gb:
+        results = gb.latest_results()
+    print(format_table(results))
+    maybe_junit(results, args.junit)
+    print(f"\ngraded {len(summary.results)}, failed {len(summary.failed)}, skipped {len(summary.skipped)} "
+          f"in {summary.wall_s:.0f} s; gradebook {gb_path}", file=sys.stderr)
+    print(write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
+    return EXIT_FAILED if summary.failed else EXIT_OK

@@ -1,0 +1,35 @@
+"""Options every grading command shares, and turning them into ``GradeOptions``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", choices=["subset", "full"], default=None,
+                   help="MNIST to serve to submissions: the embedded 6k/1k subset or the full 60k/10k "
+                        "(default: the assignment's default_data)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with the full MNIST raw files (.gz or not); default $GRADER_MNIST_DIR")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="auto: the student's code decides; cpu: hide GPUs; cuda: require a GPU")
+    p.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+
+
+def run_limits(p: argparse.ArgumentParser, junit_help: str) -> None:
+    """Options shared by every command that grades: time limits and the JUnit file."""
+    p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
+    p.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    p.add_argument("--junit", type=Path, default=None, help=junit_help)
+
+
+def grade_options(args: argparse.Namespace, **extra: Any) -> Any:
+    """``GradeOptions`` from the shared options (``extra`` adds or overrides fields)."""
+    from grader.pipeline import GradeOptions
+
+    fields = dict(data=args.data, data_dir=args.data_dir, device=args.device,
+                  cell_timeout_s=args.cell_timeout, budget_s=args.budget)
+    fields.update(extra)
+    return GradeOptions(**fields)
