@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import AssignmentError
+from grader.execution.sandbox import SandboxLimits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +49,7 @@ class Assignment:
     budgets: dict[str, dict[str, float]]
     integrity: dict[str, float]
     solution: str
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)  # [sandbox] limits per kernel
 
     def budget(self, mode: str) -> dict[str, float]:
         """Per-cell and whole-submission time limits for a data mode."""
@@ -104,6 +106,7 @@ def load_assignment(root: Path | None = None) -> Assignment:
             seed=int(data.get("seed", 0)), tasks=tasks, checks=checks, budgets=data.get("budgets", {}),
             integrity=data.get("integrity", {}),
             solution=data.get("solution", f"reference/{data['id']}/solution.ipynb"),
+            sandbox=SandboxLimits.from_table(data.get("sandbox", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError(f"{path}: missing or invalid field: {exc}") from exc

@@ -52,4 +52,15 @@ def test_template_files() -> None:
     nb = nbformat.read(str(TEMPLATE / "homework.ipynb"), as_version=4)
     nbformat.validate(nb)
     readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
-    assert "homework.ipynb" in readme and "grader grade homework.ipynb" in readme
+    assert "homework.ipynb" in readme and "grader check homework.ipynb" in readme
+
+
+def test_classroom_template_command_fills_in_the_grader_address(tmp_path: Path) -> None:
+    from grader.cli import main
+
+    dest = tmp_path / "hw-template"
+    assert main(["classroom-template", str(dest), "--grader-spec", "git+https://example.org/grader@v9"]) == 0
+    wf = (dest / ".github" / "workflows" / "classroom.yml").read_text()
+    assert "GRADER_SPEC: git+https://example.org/grader@v9" in wf and "YOUR-ORG" not in wf
+    assert (dest / "homework.ipynb").is_file() and "example.org/grader@v9" in (dest / "README.md").read_text()
+    assert main(["classroom-template", str(dest), "--grader-spec", "x"]) == 2  # never overwrites

@@ -16,6 +16,7 @@ Archives are extracted into a temporary folder owned by :class:`Discovery`; entr
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
 import tempfile
@@ -47,6 +48,7 @@ class Discovery:
     """The entries found, plus the temporary folders holding extracted archives (call :meth:`cleanup`)."""
 
     entries: list[Entry]
+    refused: list[str] = field(default_factory=list)  # unsafe entries of a whole-class archive, not extracted
     _tmpdirs: list[tempfile.TemporaryDirectory[str]] = field(default_factory=list)
 
     def cleanup(self) -> None:
@@ -65,19 +67,21 @@ class UnsafeArchive(Exception):
     """A zip entry would land outside the extraction folder (absolute path, ``..``, link) or is too big."""
 
 
-def safe_extract(archive: Path, dest: Path, max_bytes: int = MAX_ZIP_BYTES) -> None:
-    """Extract ``archive`` into ``dest``; raise UnsafeArchive (before writing anything) if any entry is unsafe."""
+def safe_extract(archive: Path, dest: Path, max_bytes: int = MAX_ZIP_BYTES, skip_unsafe: bool = False) -> list[str]:
+    """Extract ``archive`` into ``dest``; raise UnsafeArchive (before writing anything) if any entry is unsafe,
+    or, with ``skip_unsafe``, extract the safe entries only and return why each other one was refused."""
+    refused: list[str] = []
     with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
+        infos = []
         total = 0
-        for info in infos:
-            name = info.filename.replace("\\", "/")
-            parts = PurePosixPath(name).parts
-            if name.startswith("/") or (parts and parts[0].endswith(":")) or ".." in parts:
-                raise UnsafeArchive(f"entry {info.filename!r} points outside the archive")
-            mode = info.external_attr >> 16
-            if mode and stat.S_ISLNK(mode):
-                raise UnsafeArchive(f"entry {info.filename!r} is a symbolic link")
+        for info in zf.infolist():
+            why = _unsafe(info)
+            if why and not skip_unsafe:
+                raise UnsafeArchive(why)
+            if why:
+                refused.append(f"{archive.name}: {why}; not extracted")
+                continue
+            infos.append(info)
             total += info.file_size
             if total > max_bytes:
                 raise UnsafeArchive(f"uncompressed size over {max_bytes / 1e6:.0f} MB")
@@ -92,6 +96,18 @@ def safe_extract(archive: Path, dest: Path, max_bytes: int = MAX_ZIP_BYTES) -> N
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+    return refused
+
+
+def _unsafe(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or (parts and parts[0].endswith(":")) or ".." in parts:
+        return f"entry {info.filename!r} points outside the archive"
+    mode = info.external_attr >> 16
+    if mode and stat.S_ISLNK(mode):
+        return f"entry {info.filename!r} is a symbolic link"
+    return None
 
 
 def discover(submissions: Path) -> Discovery:
@@ -102,7 +118,7 @@ def discover(submissions: Path) -> Discovery:
     if submissions.is_file():
         if submissions.suffix.lower() != ".zip":
             raise UsageError(f"{submissions}: expected a folder or a .zip of submissions")
-        root, why = _extract(submissions, disc)
+        root, why = _extract(submissions, disc, skip_unsafe=True)
         if root is None:
             disc.cleanup()
             raise UsageError(f"{submissions}: cannot extract: {why}")
@@ -115,11 +131,11 @@ def discover(submissions: Path) -> Discovery:
     return disc
 
 
-def _extract(archive: Path, disc: Discovery) -> tuple[Path | None, str]:
+def _extract(archive: Path, disc: Discovery, skip_unsafe: bool = False) -> tuple[Path | None, str]:
     tmp = tempfile.TemporaryDirectory(prefix="grader-batch-")
     disc._tmpdirs.append(tmp)
     try:
-        safe_extract(archive, Path(tmp.name))
+        disc.refused += safe_extract(archive, Path(tmp.name), skip_unsafe=skip_unsafe)
     except (UnsafeArchive, zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
         return None, str(exc) or type(exc).__name__
     return Path(tmp.name), ""
@@ -151,6 +167,9 @@ def _scan_folder(folder: Path, display, disc: Discovery) -> list[Entry]:  # type
         children = sorted(folder.iterdir())
     except OSError as exc:
         raise UsageError(f"{folder}: cannot read the folder: {exc}") from exc
+    entries += [_link_entry(c, display) for c in children if not _hidden(c) and c.is_symlink()
+                and (c.suffix.lower() in SUFFIXES + (".zip",) or c.is_dir())]
+    children = [c for c in children if not c.is_symlink()]
     files = [c for c in children if not _hidden(c) and c.is_file() and c.suffix.lower() in SUFFIXES]
     by_stem: dict[str, list[Path]] = {}
     for f in files:
@@ -171,8 +190,23 @@ def _scan_folder(folder: Path, display, disc: Discovery) -> list[Entry]:  # type
     return entries
 
 
+def _link_entry(link: Path, display) -> Entry:  # type: ignore[no-untyped-def]
+    student = link.name if link.is_dir() else link.stem
+    return Entry(student, display(link), problem=_link_problem(link))
+
+
+def _link_problem(link: Path) -> str:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    return (f"{link.name} is a symbolic link (to {target}); links are not followed, so nothing outside the "
+            "submission is read: hand in the file itself")
+
+
 def _student_folder(student: str, folder: Path, display) -> Entry:  # type: ignore[no-untyped-def]
     found: list[Path] = []
+    links: list[Path] = []
     stack = [folder]
     while stack:
         d = stack.pop()
@@ -182,13 +216,19 @@ def _student_folder(student: str, folder: Path, display) -> Entry:  # type: igno
             return Entry(student, display(folder),
                          problem=f"cannot read folder {d.name}: {exc}")
         for k in kids:
+            if not _hidden(k) and k.is_symlink() and k.suffix.lower() in SUFFIXES:
+                links.append(k)
             if _hidden(k) or k.is_symlink():
                 continue
             if k.is_dir():
                 stack.append(k)
             elif k.suffix.lower() in SUFFIXES:
                 found.append(k)
-    return _pick(student, found, display, flat=False, folder=folder)
+    if links and not found:
+        return Entry(student, display(folder), problem=_link_problem(links[0]))
+    entry = _pick(student, found, display, flat=False, folder=folder)
+    entry.notes += [f"ignored {display(k)}: {_link_problem(k)}" for k in links]
+    return entry
 
 
 def _pick(student: str, paths: list[Path], display, flat: bool,  # type: ignore[no-untyped-def]

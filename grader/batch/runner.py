@@ -12,9 +12,10 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,9 +103,36 @@ def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out
 
     ``grade_opts`` is a :class:`grader.pipeline.GradeOptions`; its data mode is part of the attempt key.
     """
+    started_all = time.monotonic()
+    with open_batch(entries, assignment, grade_opts, out_dir, gradebook, force, progress) as run:
+        rec, opts = run.rec, run.opts
+        n_jobs = max(1, jobs or default_jobs())
+        retry = _run_pool(run.todo, assignment, opts, n_jobs, rec, rec.emit, rec.total, rec.counts)
+        for item in retry:  # a worker process died: grade those again one at a time, each in a fresh pool
+            for entry, key in _run_pool([item], assignment, opts, 1, rec, rec.emit, rec.total, rec.counts):
+                rec(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
+    run.summary.wall_s = round(time.monotonic() - started_all, 2)
+    return run.summary
+
+
+@dataclass
+class BatchRun:
+    """What every scheduling backend shares (see :func:`open_batch`)."""
+
+    opts: dict[str, Any]  # GradeOptions as a dict for :func:`grader.batch.worker.grade_one` (mode resolved)
+    rec: _Recorder  # call it with each finished submission; ``rec.start(student)`` when one starts
+    todo: list[tuple[Entry, AttemptKey]]  # the submissions a worker must grade
+    summary: BatchSummary
+
+
+@contextmanager
+def open_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out_dir: Path,
+               gradebook: Path | None, force: bool,
+               progress: Callable[[BatchEvent], None] | None) -> Iterator[BatchRun]:
+    """Open the gradebook, plan the batch (already-graded attempts skipped unless ``force``), record the
+    discovery problems, and yield what is left for a backend to schedule; the gradebook is closed after."""
     from grader.pipeline import resolve_mode
 
-    started_all = time.monotonic()
     mode = resolve_mode(assignment, grade_opts)
     opts = asdict(grade_opts)
     opts["data"] = mode
@@ -124,15 +152,9 @@ def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out
             else:
                 gb.record_submission(entry.student, key.sha256, entry.source)
                 graded.append((entry, key))
-        n_jobs = max(1, jobs or default_jobs())
-        retry = _run_pool(graded, assignment, opts, n_jobs, rec, emit, rec.total, rec.counts)
-        for item in retry:  # a worker process died: grade those again one at a time, each in a fresh pool
-            for entry, key in _run_pool([item], assignment, opts, 1, rec, emit, rec.total, rec.counts):
-                rec(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
+        yield BatchRun(opts, rec, graded, summary)
     finally:
         gb.close()
-    summary.wall_s = round(time.monotonic() - started_all, 2)
-    return summary
 
 
 def _plan(entries: list[Entry], gb: Gradebook, assignment: Assignment, mode: str, force: bool,
@@ -161,6 +183,10 @@ class _Recorder:
     total: int
     counts: dict[str, int] = field(default_factory=lambda: {"done": 0, "failed": 0})
 
+    def start(self, student: str) -> None:
+        """Report that a submission was handed to a worker."""
+        self.emit(BatchEvent("start", student, self.total, self.counts["done"], self.counts["failed"]))
+
     def __call__(self, entry: Entry, key: AttemptKey, started: str, result: dict[str, Any] | None,
                  error: str | None) -> None:
         if result is None:
@@ -169,7 +195,7 @@ class _Recorder:
         result["submission"]["id"] = entry.student
         result["submission"]["source"] = entry.source
         if entry.notes:
-            result["submission"]["notes"] = entry.notes
+            result["submission"]["notes"] = [*entry.notes, *result["submission"].get("notes", [])]
         self.gb.record_attempt(key, result, started, _now(), entry.source)  # committed now
         write_result(result, self.out_dir)
         kind = "failed" if result["status"] == "failed" else "done"
@@ -223,8 +249,24 @@ def _run_pool(items: list[tuple[Entry, AttemptKey]], assignment: Assignment, opt
                         submit_next()
         except BrokenProcessPool:
             pass
+        except KeyboardInterrupt:
+            _stop_workers(pool)
+            raise
         if broken or pending_items:
             broken.extend((e, k) for e, k, _ in running.values())
             broken.extend(pending_items)
             pool.shutdown(wait=False, cancel_futures=True)
     return broken
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C: cancel what has not started and terminate the workers now (each kills its kernels on SIGTERM,
+    see :func:`grader.batch.worker.init_worker`) instead of waiting for the submissions in flight."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()

@@ -4,6 +4,7 @@ initializer can pin thread counts before torch is loaded."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -16,16 +17,51 @@ def init_worker(threads: int) -> None:
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
     parent = os.getppid()
+    # Ctrl-C reaches the whole foreground process group: only the parent acts on it (it terminates the
+    # workers, see runner._stop_workers). A no-op handler, not SIG_IGN, which kernels would inherit.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    signal.signal(signal.SIGTERM, lambda signum, frame: _exit_killing_kernels(143))
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
 
 
 def _exit_with_parent(parent: int) -> None:
-    """A batch parent killed with -9 cannot stop its workers: each leaves as soon as it is orphaned
-    (its kernels follow: ipykernel exits when its parent, this worker, is gone)."""
+    """A batch parent killed with -9 cannot stop its workers: each leaves within a second of being orphaned."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
-            os._exit(3)
+            _exit_killing_kernels(3)
+
+
+def _exit_killing_kernels(code: int) -> None:
+    """Kill this worker's children (its kernels, which run in their own session, and their process groups)
+    and exit. ipykernel's own parent poller would follow too, but not while student code holds the GIL."""
+    for pid in children(os.getpid()):
+        kill_tree(pid)
+    os._exit(code)
+
+
+def children(ppid: int) -> list[int]:
+    """Processes whose parent is ``ppid`` (Linux ``/proc``; empty elsewhere)."""
+    found = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+            found.append(int(d.name))
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and, when it leads its own process group (a kernel does), that whole group."""
+    try:
+        pgid = os.getpgid(pid)
+        if pgid == pid and pgid != os.getpgid(0):
+            os.killpg(pgid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def grade_one(path: str, assignment_root: str, opts: dict[str, Any]) -> dict[str, Any]:

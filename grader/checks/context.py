@@ -24,6 +24,7 @@ class EvaluatedRun:
     kernel_accuracy: float | None = None
     gradient_flow: list[float] | None = None
     notes: list[str] = field(default_factory=list)
+    weight_conflicts: list[str] = field(default_factory=list)  # exported weights vs the training trace
 
     @property
     def label(self) -> str:

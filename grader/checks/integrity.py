@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from grader.checks.context import CheckContext
+from grader.checks.tamper import tamper_flag, tamper_flags
 
 _COST = re.compile(r"cost\s*[=:]\s*(?:tensor\()?\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", re.I)
 _ACC = re.compile(r"accuracy\s*[=:]?\s*(?:tensor\()?\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", re.I)
@@ -62,19 +63,28 @@ def printed_numbers(ctx: CheckContext, params: dict[str, Any]) -> list[dict[str,
     return flags
 
 
+def accuracy_at_chance(ctx: CheckContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A high printed accuracy while every model the grader rebuilt scores at chance: no accuracy points."""
+    accs = [a / 100 if a > 1 else a for a in (float(m) for m in _ACC.findall(_stdout(ctx)))]
+    graded = [er.accuracy for er in ctx.runs if er.accuracy is not None and er.accuracy_source == "grader"]
+    chance = float(params.get("chance_accuracy", 0.10)) + float(params.get("chance_margin", 0.05))
+    high = float(params.get("printed_high_accuracy", 0.5))
+    if not accs or not graded or max(graded) > chance or max(accs) < high:
+        return []
+    return [tamper_flag("accuracy_at_chance", f"printed accuracy {max(accs):.4f}, but every model the grader "
+                        f"rebuilt from the exported weights scores at chance ({max(graded):.4f}); "
+                        "no accuracy points", voids=["t1.accuracy"], printed=accs[:20], measured=graded)]
+
+
 def integrity_flags(ctx: CheckContext, params: dict[str, Any]) -> list[dict[str, Any]]:
     """All integrity flags for one submission."""
     flags: list[dict[str, Any]] = []
     test_runs = [er.run.index + 1 for er in ctx.runs if any(e.split == "test" for e in er.run.epochs)]
     if test_runs:
         flags.append(_flag("trained_on_test", f"run(s) {test_runs} trained on the MNIST test split", runs=test_runs))
-    end = ctx.recording.end
-    if end is not None and not all(end.get("hooks_intact", {}).values()):
-        broken = [k for k, v in end["hooks_intact"].items() if not v]
-        flags.append(_flag("probe_tampered", f"the grader's recording hooks were removed or replaced: {broken}"))
-    elif end is None and ctx.execution is not None and ctx.execution.exported:
-        flags.append(_flag("probe_tampered", "the recording ended without its final report"))
+    flags.extend(tamper_flags(ctx))
     flags.extend(printed_numbers(ctx, params))
+    flags.extend(accuracy_at_chance(ctx, params))
     ex = ctx.execution
     if ex is not None:
         errors = [c for c in ex.cells if c.status == "error"]
@@ -90,5 +100,7 @@ def integrity_flags(ctx: CheckContext, params: dict[str, Any]) -> list[dict[str,
         if ex.status == "timeout":
             flags.append(_flag("timeout", ex.message or "time limit reached"))
         if ex.status == "kernel_died":
-            flags.append(_flag("kernel_died", f"kernel died; last cell that ran: index {ex.last_cell}"))
+            oom = (ex.message or "").startswith("memory limit:")  # the sandbox's memory cgroup killed it
+            flags.append(_flag("kernel_died", ex.message.split(";")[0] if oom and ex.message
+                               else f"kernel died; last cell that ran: index {ex.last_cell}"))
     return flags

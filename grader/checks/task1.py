@@ -106,6 +106,11 @@ def accuracy(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
         return _no_run(why)
     if er.accuracy is None:
         return Outcome(False, f"test accuracy could not be measured ({er.unverified_reason or 'no export'})")
+    if er.accuracy_source != "grader":  # points come only from what the grader's own process measured
+        return Outcome(False, f"test accuracy {er.accuracy:.4f} was measured only inside the notebook's kernel "
+                              f"and cannot be verified ({er.unverified_reason}); the grader credits only an "
+                              "accuracy it measures itself on a model it can rebuild",
+                       evidence={"accuracy": er.accuracy, "source": er.accuracy_source})
     ref = ctx.reference_run(f"relu_{er.run.optimizer_family}") or ctx.reference_run("relu_adam")
     if ref is None:
         return Outcome(False, f"no reference accuracy for {ctx.mode} mode; run `grader reference --data {ctx.mode}`")
@@ -114,8 +119,7 @@ def accuracy(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
     zero = mean - float(p.get("zero_credit_margin", 0.10))
     acc = er.accuracy
     frac = 1.0 if acc >= full else max(0.0, (acc - zero) / (full - zero)) if full > zero else 0.0
-    src = "" if er.accuracy_source == "grader" else f" [{er.accuracy_source}]"
-    msg = f"test accuracy {acc:.4f}{src}; reference {mean:.4f} ± {sd:.4f}, full credit from {full:.4f}"
+    msg = f"test accuracy {acc:.4f}; reference {mean:.4f} ± {sd:.4f}, full credit from {full:.4f}"
     ev = {"accuracy": acc, "source": er.accuracy_source, "full_from": full, "zero_at": zero}
     if frac >= 1.0:
         return Outcome(True, msg, evidence=ev)

@@ -1,4 +1,4 @@
-"""``grader grade``, ``reference``, ``batch`` and ``classroom``: the commands that run submissions."""
+"""``grader grade``, ``reference`` and ``batch``: the commands that run submissions."""
 
 from __future__ import annotations
 
@@ -41,15 +41,15 @@ def add_parsers(sub: Any) -> None:
     b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
     b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: worker processes on this machine (default); ray: one task per submission on a "
+                        "Ray cluster (pip install 'grader[ray]')")
+    b.add_argument("--address", default=None,
+                   help="with --backend ray: the cluster to join, e.g. HEAD:6379 (default: start a local one)")
+    b.add_argument("--gpus-per-task", type=float, default=None,
+                   help="with --backend ray: GPU fraction per submission (default 1/16 with GPUs, else 0)")
     run_limits(b, "also write JUnit XML (one testsuite per student)")
     b.set_defaults(func=_batch)
-    c = sub.add_parser("classroom", help="grade for GitHub Classroom: write the reporter payload to $GITHUB_OUTPUT")
-    c.add_argument("submission", type=Path, help="the student's notebook (.ipynb) or module (.py)")
-    common_options(c)
-    c.add_argument("--out", type=Path, default=Path("reports"), help="folder for the result JSON (default reports/)")
-    c.add_argument("--output-name", default="result", help="step output name (default: result)")
-    run_limits(c, "also write JUnit XML")
-    c.set_defaults(func=_classroom)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -86,32 +86,6 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _classroom(args: argparse.Namespace) -> int:
-    """Grade one submission, append ``result=<base64 JSON>`` to $GITHUB_OUTPUT, print a summary; exit 0."""
-    import os
-
-    from grader.integrations.classroom import append_github_output, classroom_payload, summary_text
-    from grader.pipeline import grade_file
-    from grader.result.build import write_result
-
-    if not args.submission.exists():
-        raise UsageError(f"no such file: {args.submission}")
-    assignment = load_assignment(args.assignment)
-    opts = grade_options(args)
-    print(f"grading {args.submission} ...", file=sys.stderr, flush=True)
-    res = grade_file(args.submission, assignment, opts)
-    write_result(res, args.out)
-    payload = classroom_payload(res, auto_max=sum(c.points for c in assignment.checks if not c.manual))
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        append_github_output(Path(target), payload, args.output_name)
-    print(summary_text(res, payload), flush=True)
-    if not target:
-        print("GITHUB_OUTPUT is not set: the reporter payload was not written", file=sys.stderr)
-    maybe_junit([res], args.junit)
-    return EXIT_OK
-
-
 def _reference(args: argparse.Namespace) -> int:
     from grader.pipeline import grade_file
     from grader.reference.baseline import build_reference
@@ -132,14 +106,32 @@ def _reference(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_backend(args: argparse.Namespace) -> Any:
+    """``run_batch`` of the chosen backend with its backend-only options bound (UsageError for a misfit)."""
+    from functools import partial
+
+    if args.backend == "local":
+        if args.address is not None or args.gpus_per_task is not None:
+            raise UsageError("--address and --gpus-per-task need --backend ray")
+        from grader.batch.runner import run_batch
+
+        return partial(run_batch, jobs=args.jobs)
+    if args.jobs is not None:
+        raise UsageError("--jobs is for --backend local; Ray places one task per CPU (see --gpus-per-task)")
+    from grader.batch.ray_backend import import_ray, run_batch_ray
+
+    import_ray()  # before discovery: a missing Ray is a usage error at once
+    return partial(run_batch_ray, address=args.address, gpus_per_task=args.gpus_per_task)
+
+
 def _batch(args: argparse.Namespace) -> int:
     from grader.batch.discover import discover
-    from grader.batch.runner import run_batch
     from grader.pipeline import resolve_mode
     from grader.store.gradebook import Gradebook
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    run = _batch_backend(args)
     assignment = load_assignment(args.assignment)
     opts = grade_options(args)
     mode = resolve_mode(assignment, opts)
@@ -150,10 +142,12 @@ def _batch(args: argparse.Namespace) -> int:
               + (f", {len(problems)} with a problem" if problems else ""), file=sys.stderr, flush=True)
         for e in problems:
             print(f"  ✘ {e.student}: {e.problem}", file=sys.stderr)
+        for why in found.refused:
+            print(f"  ✘ refused archive entry: {why}", file=sys.stderr)
         bar = ProgressBar(enabled=not args.no_progress)
         try:
-            summary = run_batch(found.entries, assignment, opts, args.out, gradebook=gb_path, jobs=args.jobs,
-                                force=args.force, progress=bar)
+            summary = run(found.entries, assignment, opts, args.out, gradebook=gb_path, force=args.force,
+                          progress=bar)
         except KeyboardInterrupt:
             bar.close()
             print("grader: interrupted; finished results are in the gradebook, run the same command again to "

@@ -16,12 +16,21 @@ def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="auto: the student's code decides; cpu: hide GPUs; cuda: require a GPU")
     p.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+    box = p.add_mutually_exclusive_group()
+    box.add_argument("--require-sandbox", dest="sandbox", action="store_const", const="require", default="auto",
+                     help="refuse to grade unless student code runs sandboxed (bubblewrap); default: sandbox "
+                          "where possible, else grade with `sandbox: off` in the result")
+    box.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
+                     help="run student code without the sandbox and its limits (trusted code only)")
 
 
 def run_limits(p: argparse.ArgumentParser, junit_help: str) -> None:
     """Options shared by every command that grades: time limits and the JUnit file."""
     p.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: assignment.toml)")
     p.add_argument("--budget", type=float, default=None, help="seconds per submission (default: assignment.toml)")
+    p.add_argument("--max-size", type=float, default=None, metavar="MB",
+                   help="refuse submission files larger than this many MiB (default 64; stored outputs are "
+                        "stripped before running, so this only stops absurd files)")
     p.add_argument("--junit", type=Path, default=None, help=junit_help)
 
 
@@ -30,6 +39,7 @@ def grade_options(args: argparse.Namespace, **extra: Any) -> Any:
     from grader.pipeline import GradeOptions
 
     fields = dict(data=args.data, data_dir=args.data_dir, device=args.device,
-                  cell_timeout_s=args.cell_timeout, budget_s=args.budget)
+                  cell_timeout_s=args.cell_timeout, budget_s=args.budget, sandbox=getattr(args, "sandbox", "auto"),
+                  max_submission_mb=getattr(args, "max_size", None))
     fields.update(extra)
     return GradeOptions(**fields)

@@ -15,6 +15,10 @@ def format_result(res: dict[str, Any]) -> str:
     pending = f" (+{s['pending_manual']:g} pending review)" if s["pending_manual"] else ""
     lines = [f"== {res['submission']['id']}: {s['auto']:g}/{s['auto_max']:g}{pending}  "
              f"[{res['status']}, data={res['data']['mode']}, device={res.get('device') or '-'}]"]
+    if res.get("sandbox"):
+        from grader.execution.sandbox import summary
+
+        lines.append(f"   {summary(res['sandbox'])}")
     if res["status"] == "invalid":
         lines.append(f"   ✘ {res['message']}")
     for c in res["checks"]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from grader.checks.context import EvaluatedRun
 from grader.data.mnist import load_split
+from grader.evaluation.consistency import weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
 from grader.recording.architecture import analyse
@@ -72,6 +73,7 @@ def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Cal
         er.unverified_reason = res["reason"]
         if er.kernel_accuracy is not None:
             er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
+    er.weight_conflicts = weight_conflicts(rec, export_dir, er.run.layers)
     fn = rec.get("fn_layers")
     if fn is not None and _ops(fn) != _ops(er.run.layers):
         er.notes.append("the forward-pass trace and the training graph disagree about the layers")

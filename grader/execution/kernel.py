@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
@@ -47,8 +48,19 @@ def kernel_env(*, hide_gpus: bool, extra: dict[str, str] | None = None) -> dict[
     return env
 
 
-def make_kernel_manager(wrapper: list[str] | None = None, transport: str = "tcp", **kw: Any) -> GraderKernelManager:
-    """A kernel manager ready for ``nbclient.NotebookClient(km=...)``."""
+def make_kernel_manager(wrapper: list[str] | None = None, transport: str = "tcp",
+                        connection_dir: Path | None = None, **kw: Any) -> GraderKernelManager:
+    """A kernel manager ready for ``nbclient.NotebookClient(km=...)``.
+
+    ``connection_dir``: where the connection file goes; with ``transport="ipc"`` the kernel's sockets
+    are created beside it (``kernel-ipc-N``), so a sandbox binds that one folder. With a wrapper the
+    kernel is interrupted by a message on its control channel: a signal to the wrapper's process group
+    never reaches a kernel that bwrap ran in a new session.
+    """
+    if connection_dir is not None:
+        kw.setdefault("connection_file", str(connection_dir / "kernel.json"))
     km = GraderKernelManager(kernel_name="python3", transport=transport, **kw)
     km.wrapper = list(wrapper or [])
+    if km.wrapper and km.kernel_spec is not None:
+        km.kernel_spec.interrupt_mode = "message"
     return km

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from nbformat import NotebookNode
 from grader.errors import ExecutionError
 from grader.execution.instrument import export_cell_source, setup_cell_source
 from grader.execution.kernel import kernel_env, make_kernel_manager
+from grader.execution.outputs import CappedNotebookClient
+from grader.execution.stream import EventStream
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MAX_STDOUT = 100_000
@@ -47,6 +51,13 @@ class ExecutionOptions:
     wrapper: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     kernel_log: Path | None = None  # the kernel process's own stdout/stderr (not the student's output)
+    # where the grader keeps the probe's events, read from a pipe the kernel inherits (append-only for the
+    # student); None: the probe appends to probe_config['events_path'] itself
+    event_stream: Path | None = None
+    on_cell: Callable[[dict[str, Any]], None] | None = None  # progress: called before and after each code cell
+    transport: str = "tcp"  # "ipc" for a sandboxed kernel (no TCP into a private network namespace)
+    connection_dir: Path | None = None  # connection file + ipc sockets (bound into the sandbox)
+    output_limit_kb: int = 1024  # outputs kept per cell in the executed notebook; the rest is dropped
 
 
 @dataclass
@@ -58,6 +69,7 @@ class CellOutcome:
     duration_s: float = 0.0
     error: dict[str, str] | None = None
     stdout: str = ""
+    output_truncated: int = 0  # characters of output dropped past the per-cell cap
 
 
 @dataclass
@@ -79,8 +91,12 @@ def _error_of(cell: NotebookNode) -> dict[str, str] | None:
         if out.get("output_type") == "error":
             tb = [_ANSI.sub("", line) for line in out.get("traceback", [])]
             text = "\n".join(tb).strip().splitlines()
+            tail = text[-_TB_LINES:]
+            where = next((ln for ln in text if ln.startswith("Cell In[")), None)  # the student's line
+            if where and where not in tail:
+                tail = [where, "...", *tail]
             return {"ename": out.get("ename", ""), "evalue": _ANSI.sub("", out.get("evalue", ""))[:2000],
-                    "traceback": "\n".join(text[-_TB_LINES:])}
+                    "traceback": "\n".join(tail)}
     return None
 
 
@@ -103,19 +119,22 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
     """
     student = list(nb.cells)
     run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
-    run_nb.cells = [_code_cell(setup_cell_source(opts.probe_config)), *student, _code_cell(export_cell_source())]
-    km = make_kernel_manager(opts.wrapper)
+    stream, config, popen_kw = _event_stream(opts)
+    run_nb.cells = [_code_cell(setup_cell_source(config)), *student, _code_cell(export_cell_source())]
+    km = make_kernel_manager(opts.wrapper, opts.transport, opts.connection_dir)
     # On timeout nbclient interrupts the kernel and answers with error_on_timeout; it then waits for the
     # interrupted cell's last output, so no stale output poller is left to eat the next cell's output.
-    client = NotebookClient(run_nb, km=km, timeout=int(opts.startup_timeout_s), allow_errors=True,
-                            interrupt_on_timeout=True, error_on_timeout=_TIMEOUT_REPLY, iopub_timeout=10,
-                            startup_timeout=int(opts.startup_timeout_s),
-                            record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
+    client = CappedNotebookClient(run_nb, km=km, timeout=int(opts.startup_timeout_s), allow_errors=True,
+                                  interrupt_on_timeout=True, error_on_timeout=_TIMEOUT_REPLY, iopub_timeout=10,
+                                  startup_timeout=int(opts.startup_timeout_s), output_limit=opts.output_limit_kb * 1000,
+                                  record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
     env = kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env)
     t0 = time.monotonic()
     log = open(opts.kernel_log, "ab") if opts.kernel_log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        with client.setup_kernel(env=env, cwd=str(workdir), stdout=log, stderr=log):
+        with client.setup_kernel(env=env, cwd=str(workdir), stdout=log, stderr=log, **popen_kw):
+            if stream is not None:
+                stream.child_started()
             startup = time.monotonic() - t0
             setup = client.execute_cell(run_nb.cells[0], 0, store_history=False)
             if _error_of(setup):
@@ -128,12 +147,14 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
         raise ExecutionError(f"could not run a kernel: {type(exc).__name__}: {exc}") from exc
     finally:
         _shutdown(client)  # nbclient leaves a kernel it did not create (km=...) running
+        if stream is not None:
+            stream.close()  # after the kernel is gone: read the rest
         if not isinstance(log, int):
             log.close()
     report.wall_s = time.monotonic() - t0
     report.executed = run_nb
     if report.status == "kernel_died" and opts.kernel_log and opts.kernel_log.exists():
-        tail = opts.kernel_log.read_text(errors="replace").strip().splitlines()[-3:]
+        tail = _last_words(opts.kernel_log.read_text(errors="replace"))
         if tail:
             report.message = f"{report.message}; the kernel's last words: {' | '.join(tail)[-500:]}"
     return report
@@ -142,44 +163,109 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> Executio
 def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[NotebookNode],
                opts: ExecutionOptions, deadline: float) -> ExecutionReport:
     cells: list[CellOutcome] = []
-    status, message, last = "completed", None, None
+    status, message, last, stuck = "completed", None, None, False
+    total = sum(1 for c in student if c.cell_type == "code" and c.source.strip())
     for i, cell in enumerate(student):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         remaining = deadline - time.monotonic()
-        if status == "kernel_died" or remaining <= 1:
+        if status == "kernel_died" or stuck or remaining <= 1:
             if status != "kernel_died" and message is None:
                 status, message = "timeout", f"submission time budget of {opts.budget_s:.0f}s used up"
             cells.append(CellOutcome(i, "not_run"))
             continue
         client.timeout = max(1, int(min(opts.cell_timeout_s, remaining)))
+        _notify(opts, kind="cell_start", index=i, ordinal=len(cells) + 1, total=total, source=cell.source)
         start = time.monotonic()
         try:
             client.execute_cell(cell, i + 1)
             last, took = i, time.monotonic() - start
             if took >= client.timeout:
                 status = "timeout"
-                message = message or f"cell index {i} ran over its {client.timeout}s limit and was interrupted"
+                stuck, message = _timed_out(i, client, took, message)
                 cells.append(CellOutcome(i, "timeout", took, None, _stdout_of(cell)))
             else:
                 err = _error_of(cell)
                 cells.append(CellOutcome(i, "error" if err else "ok", took, err, _stdout_of(cell)))
         except DeadKernelError:
             status, last = "kernel_died", i
-            message = f"kernel died while running cell index {i}"
+            message = f"kernel died while running cell index {i}{_exit_cause(client)}"
             cells.append(CellOutcome(i, "kernel_died", time.monotonic() - start, None, _stdout_of(cell)))
-    exported = False
-    if status != "kernel_died":
-        client.timeout = int(opts.export_timeout_s)
-        try:
-            exp = client.execute_cell(run_nb.cells[-1], len(run_nb.cells) - 1, store_history=False)
-            exported = _error_of(exp) is None
-        except (CellTimeoutError, DeadKernelError) as exc:
-            _log.debug("export cell failed: %s", exc)
-        if not exported:
-            note = "the grader's export cell did not finish: accuracies cannot be verified"
-            message = f"{message}; {note}" if message else note
+        cells[-1].output_truncated = getattr(client, "truncated", {}).get(i + 1, 0)
+        _notify(opts, kind="cell_end", index=i, status=cells[-1].status, duration_s=cells[-1].duration_s)
+    exported = status != "kernel_died" and not stuck and _export(client, run_nb, opts)
+    if status != "kernel_died" and not exported:
+        note = "the grader's export cell did not finish: accuracies cannot be verified"
+        message = f"{message}; {note}" if message else note
     return ExecutionReport(status, cells, exported, 0.0, 0.0, message, last)
+
+
+def _export(client: NotebookClient, run_nb: NotebookNode, opts: ExecutionOptions) -> bool:
+    client.timeout = int(opts.export_timeout_s)
+    try:
+        exp = client.execute_cell(run_nb.cells[-1], len(run_nb.cells) - 1, store_history=False)
+        return _error_of(exp) is None
+    except (CellTimeoutError, DeadKernelError) as exc:
+        _log.debug("export cell failed: %s", exc)
+        return False
+
+
+def _timed_out(i: int, client: NotebookClient, took: float, message: str | None) -> tuple[bool, str]:
+    """After a cell's timeout: did the interrupt work? nbclient waits ``iopub_timeout`` more for the cell to
+    end; a kernel still busy after that ignores interrupts (it catches KeyboardInterrupt, or is stuck in C):
+    nothing more can run in it, so the remaining cells and the export are skipped, bounded by the budget."""
+    stuck = took >= (client.timeout or 0) + 0.8 * client.iopub_timeout
+    if stuck:
+        why = (f"cell index {i} ran over its {client.timeout}s limit and ignored the interrupt "
+               "(it catches KeyboardInterrupt or is stuck): the cells after it could not run")
+        return True, f"{message}; {why}" if message else why
+    return False, message or f"cell index {i} ran over its {client.timeout}s limit and was interrupted"
+
+
+_CHATTER = ("[IPKernelApp]", "NOTE: When using the `ipython kernel`", "To exit, you will have to",
+            '"quit" from a client', "To read more about this", "To connect another client", "--existing ")
+
+
+def _last_words(log: str) -> list[str]:
+    """The end of the kernel's own log without ipykernel's chatter; a Python fatal error (faulthandler) first."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip() and not ln.strip().startswith(_CHATTER)]
+    fatal = [ln for ln in lines if ln.startswith("Fatal Python error")]
+    return fatal[-1:] + [ln for ln in lines[-3:] if ln not in fatal[-1:]]
+
+
+def _exit_cause(client: NotebookClient) -> str:
+    """How the kernel process ended, from its exit status (``: killed by SIGSEGV ...``), or ``""``."""
+    proc = getattr(getattr(client.km, "provisioner", None), "process", None)
+    code = proc.poll() if proc is not None else None
+    if code is None or code == 0:
+        return ""
+    if code < 0 or code > 128:
+        try:
+            sig = signal.Signals(-code if code < 0 else code - 128)
+        except ValueError:
+            return f": it exited with status {code}"
+        what = {signal.SIGSEGV: "a crash in native code, e.g. ctypes or an out-of-bounds access",
+                signal.SIGKILL: "killed from outside, e.g. for memory", signal.SIGABRT: "aborted"}.get(sig, "")
+        return f": killed by {sig.name}" + (f" ({what})" if what else "")
+    return f": it exited with status {code} (os._exit() or a crash)"
+
+
+def _notify(opts: ExecutionOptions, **event: Any) -> None:
+    """Tell the caller's progress callback; a failing callback never stops grading."""
+    if opts.on_cell is None:
+        return
+    try:
+        opts.on_cell(event)
+    except Exception as exc:
+        _log.debug("progress callback failed: %s", exc)
+
+
+def _event_stream(opts: ExecutionOptions) -> tuple[EventStream | None, dict[str, Any], dict[str, Any]]:
+    """The pipe for the probe's events (when asked for), the probe config naming its fd, the Popen kwargs."""
+    if opts.event_stream is None:
+        return None, opts.probe_config, {}
+    stream = EventStream(opts.event_stream)
+    return stream, {**opts.probe_config, "events_fd": stream.write_fd}, {"pass_fds": (stream.write_fd,)}
 
 
 def _shutdown(client: NotebookClient) -> None:

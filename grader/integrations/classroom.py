@@ -102,3 +102,32 @@ def summary_text(result: dict[str, Any], payload: dict[str, Any]) -> str:
                  f"{result.get('device') or 'cpu'}; the instructor's run (full data, maybe a GPU) can give "
                  "other numbers.")
     return "\n".join(lines)
+
+
+SPEC_PLACEHOLDER = "git+https://github.com/YOUR-ORG/grader@v0.1.0"
+
+
+def write_template(assignment: Any, dest: Path, grader_spec: str) -> list[Path]:
+    """Copy the assignment's Classroom template repository to ``dest`` with ``grader_spec`` filled in.
+
+    The template (``<assignment>/classroom/``) holds the workflow in the shape Classroom generates, the
+    homework notebook and a student README; the placeholder grader address is replaced everywhere.
+    """
+    from grader.errors import UsageError
+
+    src = Path(assignment.root) / "classroom"
+    if not src.is_dir():
+        raise UsageError(f"{assignment.id} has no Classroom template ({src} is missing)")
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest} is not empty: choose a new folder for the template")
+    written = []
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        target = dest / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix in (".yml", ".md"):
+            target.write_text(path.read_text(encoding="utf-8").replace(SPEC_PLACEHOLDER, grader_spec),
+                              encoding="utf-8")
+        else:
+            target.write_bytes(path.read_bytes())
+        written.append(target)
+    return written

@@ -79,6 +79,7 @@ class Recording:
     runs: list[Run] = field(default_factory=list)
     probe_errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
+    guard: list[dict[str, Any]] = field(default_factory=list)  # tamper evidence (probe_guard)
     bad_lines: int = 0
     code_cells: list[int] = field(default_factory=list)  # notebook index of each code cell the kernel ran
 
@@ -138,6 +139,8 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
             runs[int(ev["run"])].gradnorms.append(ev.get("norms", []))
         elif kind == "probe_error":
             rec.probe_errors.append(ev)
+        elif kind == "guard":
+            rec.guard.append(ev)
         elif kind == "end":
             rec.end = ev
         elif kind == "_bad":

@@ -39,7 +39,7 @@ class Probe:
     def __init__(self, config: dict[str, Any]) -> None:
         self.cfg = config
         self.t0 = time.monotonic()
-        self.out = open(config["events_path"], "a", buffering=1, encoding="utf-8")
+        self.out = _open_events(config)
         self.cell = 0
         self.depth = 0
         self.roots: dict[int, Any] = {}          # id(module) -> module (kept alive: it may be exported)
@@ -257,6 +257,15 @@ class Probe:
         }
 
 
+def _open_events(config: dict[str, Any]) -> Any:
+    """The grader's pipe (``events_fd``, append-only: kept from subprocesses) or, without one, the file."""
+    fd = config.get("events_fd")
+    if fd is None:
+        return open(config["events_path"], "a", buffering=1, encoding="utf-8")
+    os.set_inheritable(int(fd), False)
+    return open(int(fd), "w", buffering=1, encoding="utf-8")
+
+
 def _first(x: Any) -> float:
     return x[0] if isinstance(x, (list, tuple)) else x
 
@@ -314,6 +323,9 @@ def install(config: dict[str, Any]) -> Probe:
     mnist = sys.modules.get("_grader_probe_mnist")  # loaded beside this module by the set-up cell
     if mnist is not None:
         mnist.install(p)
+    guard = sys.modules.get("_grader_probe_guard")  # after every hook: it records them as the expected state
+    if guard is not None:
+        guard.install(p)
     ip = getattr(builtins, "get_ipython", None)
     if ip is not None:
         ip().events.register("pre_run_cell", _pre_run_cell)
@@ -361,6 +373,9 @@ def uninstall() -> None:
     mnist = sys.modules.get("_grader_probe_mnist")
     if mnist is not None:
         mnist.uninstall()
+    guard = sys.modules.get("_grader_probe_guard")
+    if guard is not None:
+        guard.uninstall()
     ip = getattr(builtins, "get_ipython", None)
     if ip is not None and ip() is not None:
         ip().events.unregister("pre_run_cell", _pre_run_cell)

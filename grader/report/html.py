@@ -62,14 +62,23 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
                                for r, color in zip(runs, figures.run_colors(runs), strict=False)) if c],
         "pair": figures.relu_vs_sigmoid(runs, baseline, t), "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
-        "has_baseline": baseline is not None,
+        "has_baseline": baseline is not None, "sandbox": view.sandbox_line(result),
     }
 
 
-def render_student(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str = "ko") -> str:
-    """One student's report as a single self-contained HTML page."""
+def render_student(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str = "ko",
+                   preview: str | None = None) -> str:
+    """One student's report as a single self-contained HTML page (``preview``: a self-check's notice)."""
     i18n.check_lang(lang)
-    return _env().get_template("student.html.j2").render(**_student_context(result, baseline, lang))
+    return _env().get_template("student.html.j2").render(**_student_context(result, baseline, lang),
+                                                         preview=preview)
+
+
+def write_student_page(result: dict[str, Any], path: Path, baseline: dict[str, Any] | None, lang: str = "ko",
+                       preview: str | None = None) -> Path:
+    """Write one student's page to ``path`` (atomically) and return it."""
+    _write_atomic(path, render_student(result, baseline, lang, preview))
+    return path
 
 
 def _class_context(results: list[dict[str, Any]], baseline: dict[str, Any] | None, lang: str,

@@ -129,6 +129,10 @@ HINTS: dict[str, dict[str, str]] = {
 FLAG_NAMES: dict[str, dict[str, str]] = {
     "trained_on_test": {"ko": "테스트 데이터로 학습", "en": "Trained on the test set"},
     "probe_tampered": {"ko": "채점 장치 변조", "en": "Grader probe tampered with"},
+    "step_mismatch": {"ko": "옵티마이저 step 조작", "en": "Optimizer steps faked"},
+    "weights_mismatch": {"ko": "내보낸 가중치가 학습 기록과 다름", "en": "Exported weights contradict training"},
+    "accuracy_at_chance": {"ko": "출력된 정확도와 달리 실제 정확도는 무작위 수준",
+                           "en": "Printed accuracy high, measured at chance"},
     "printed_numbers": {"ko": "출력된 수치가 기록과 다름", "en": "Printed numbers contradict the recording"},
     "notebook_errors": {"ko": "노트북 셀 오류", "en": "Notebook cells raised errors"},
     "requires_cuda": {"ko": "CUDA 필요", "en": "Requires CUDA"},

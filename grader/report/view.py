@@ -203,3 +203,10 @@ def not_run(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": (r.get("submission") or {}).get("id", "?"), "status": r.get("status"),
              "message": truncate(r.get("message"), MAX_TEXT, keep_end=False)[0]}
             for r in results if r.get("status") in NOT_RUN]
+
+
+def sandbox_line(result: dict[str, Any]) -> str:
+    """One line saying which sandbox protections were in force ("sandbox: off (why)" when none)."""
+    from grader.execution.sandbox import summary
+
+    return summary(result.get("sandbox")).removeprefix("sandbox: ") if result.get("sandbox") else ""

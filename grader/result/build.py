@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def execution_dict(ex: ExecutionReport | None) -> dict[str, Any] | None:
         return None
     return {"status": ex.status, "message": ex.message, "exported": ex.exported, "last_cell": ex.last_cell,
             "kernel_start_s": round(ex.startup_s, 2), "wall_s": round(ex.wall_s, 2),
-            "cells": [{"index": c.index, "status": c.status, "duration_s": round(c.duration_s, 3)}
+            "cells": [{"index": c.index, "status": c.status, "duration_s": round(c.duration_s, 3),
+                       **({"output_truncated": c.output_truncated} if c.output_truncated else {})}
                       for c in ex.cells]}
 
 
@@ -60,6 +62,35 @@ def status_of(ex: ExecutionReport | None) -> str:
     if ex.status in ("timeout", "kernel_died"):
         return ex.status
     return "errors" if any(c.status == "error" for c in ex.cells) else "graded"
+
+
+_CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)|line (\d+)")
+_HINTS = (
+    (re.compile(r"SystemExit"), "sys.exit()/exit() only ends that cell when grading; the cells after it still ran"),
+    (re.compile(r"StdinNotImplementedError|raw_input was called"),
+     "input() cannot be answered when grading; use a fixed value instead"),
+    (re.compile(r"no nvidia driver|not compiled with cuda|no cuda gpus|cuda.*not available", re.I),
+     "the code needs a CUDA GPU and the grading machine has none: "
+     "use device = 'cuda' if torch.cuda.is_available() else 'cpu'"),
+)
+
+
+def verdict_message(ex: ExecutionReport) -> str | None:
+    """One sentence for the result's ``message``: what went wrong where (cell index, line), with a hint."""
+    errors = [c.error | {"index": str(c.index)} for c in ex.cells if c.error]
+    if not errors:
+        return ex.message
+    err = errors[0]
+    found = _CELL_LINE.search(err.get("traceback", "") or "") or _CELL_LINE.search(err["evalue"])
+    where = f"cell index {err['index']}" + (f", line {found.group(1) or found.group(2)}" if found else "")
+    evalue = err["evalue"].strip().splitlines()[0][:200] if err["evalue"].strip() else ""
+    what = f"{err['ename']}: {evalue}" if evalue else err["ename"]
+    text = f"{where} raised {what}"
+    if len(errors) > 1:
+        text = f"{len(errors)} cells raised errors; the first, {text}"
+    hint = next((h for rx, h in _HINTS if rx.search(f"{err['ename']} {err['evalue']}")), None)
+    text += f" ({hint})" if hint else ""
+    return f"{text}; {ex.message}" if ex.message else text
 
 
 def write_result(result: dict[str, Any], out_dir: Path) -> Path:

@@ -1,18 +1,27 @@
-"""Read a submission (``.ipynb`` or ``.py``) into a notebook, with a clear error when it is not one."""
+"""Read a submission (``.ipynb`` or ``.py``) into a notebook, with a clear error when it is not one.
+
+Size: a file over ``max_bytes`` (default :data:`MAX_BYTES`, 64 MiB; ``GradeOptions.max_submission_mb``,
+``--max-size``) is refused before it is read. Stored outputs are dropped before the notebook is validated,
+so a notebook of 50 MB of old outputs is graded (its outputs were never trusted anyway).
+Lenient where nothing is lost: nbformat 3 is converted, a missing top-level ``metadata`` is added, a
+kernelspec naming another language is ignored (we always run our Python 3 kernel); each says so in ``notes``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
 from grader.errors import SubmissionError
 
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024
+_PYTHON3 = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 @dataclass
@@ -24,6 +33,7 @@ class Submission:
     kind: str  # notebook | module
     sha256: str
     notebook: NotebookNode
+    notes: list[str] = field(default_factory=list)  # what was repaired or ignored, for the result
 
 
 def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> Submission:
@@ -33,7 +43,11 @@ def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> Submission:
         raise SubmissionError(name, "file not found" if not path.exists() else "not a regular file")
     size = path.stat().st_size
     if size > max_bytes:
-        raise SubmissionError(name, f"file is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        raise SubmissionError(name, f"the file is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB "
+                                    "submission size limit; clear the outputs (Edit > Clear all outputs), "
+                                    "save and hand it in again")
+    if size == 0:
+        raise SubmissionError(name, "the file is empty (0 bytes)")
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     try:
@@ -47,18 +61,22 @@ def load_submission(path: Path, max_bytes: int = MAX_BYTES) -> Submission:
         return Submission(path.stem, path, "module", digest, nb)
     if suffix != ".ipynb":
         raise SubmissionError(name, f"unsupported file type {suffix or '(none)'}; expected .ipynb or .py")
-    return Submission(path.stem, path, "notebook", digest, _parse_notebook(name, text))
+    notes: list[str] = []
+    return Submission(path.stem, path, "notebook", digest, _parse_notebook(name, text, notes), notes)
 
 
-def _parse_notebook(name: str, text: str) -> NotebookNode:
+def _parse_notebook(name: str, text: str, notes: list[str]) -> NotebookNode:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SubmissionError(name, f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
     if not isinstance(data, dict) or "nbformat" not in data:
         raise SubmissionError(name, "valid JSON but not a Jupyter notebook (no 'nbformat' field)")
+    if data.get("nbformat") == 4 and not isinstance(data.get("cells"), list):
+        raise SubmissionError(name, "not a valid notebook: nbformat 4 without a 'cells' list")
+    _repair(data, notes)
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)
     except Exception as exc:
         raise SubmissionError(name, f"not a valid notebook: {str(exc).splitlines()[0][:300]}") from exc
@@ -66,5 +84,29 @@ def _parse_notebook(name: str, text: str) -> NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
-        raise SubmissionError(name, "the notebook has no code to run")
+        raise SubmissionError(name, "the notebook has no code to run" if nb.cells else "the notebook has no cells")
+    _foreign_kernel(nb, notes)
     return nb
+
+
+def _repair(data: dict[str, Any], notes: list[str]) -> None:
+    """Drop stored outputs (before validation: they can be huge) and add what may be missing harmlessly."""
+    cell_lists = [data.get("cells")] + [ws.get("cells") for ws in data.get("worksheets") or []
+                                        if isinstance(ws, dict)]
+    for cells in cell_lists:
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                cell["outputs"] = []
+    if data.get("nbformat") == 4 and "metadata" not in data:
+        data["metadata"] = {}
+        notes.append("the notebook had no top-level 'metadata'; an empty one was assumed")
+    if data.get("nbformat") == 3:
+        notes.append("nbformat 3 notebook converted to nbformat 4")
+
+
+def _foreign_kernel(nb: NotebookNode, notes: list[str]) -> None:
+    spec = nb.metadata.get("kernelspec") or {}
+    if spec and not str(spec.get("name", "")).startswith("python3"):
+        notes.append(f"the notebook's kernelspec names {spec.get('display_name') or spec.get('name')!r}; "
+                     "it was run with the grader's Python 3 kernel")
+        nb.metadata["kernelspec"] = dict(_PYTHON3)

@@ -1,0 +1,179 @@
+"""The Gradescope autograder zip: ``setup.sh``, ``run_autograder``, README.txt, the grader's wheel, the assignment.
+
+Layout (all at the zip's root, as Gradescope wants): ``setup.sh`` and ``run_autograder`` (executable,
+``#!/usr/bin/env bash``), ``README.txt``, ``wheels/grader-*.whl`` (this project, built from the checkout),
+``assignment/<id>/`` (assignment.toml, README.md, starter.ipynb, baselines/*.json). Example submissions,
+the Classroom template and the instructor's solution are never put in the assignment folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.assignment import Assignment, load_assignment
+from grader.errors import GraderError, UsageError
+
+TORCH_PIN = "torch==2.14.1 torchvision==0.29.1"
+TORCH_RANGE = '"torch>=2.4,<=2.14.1" "torchvision>=0.19,<=0.29.1"'
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+_PROJECT = Path(__file__).resolve().parents[2]
+_DATE = (2024, 1, 1, 0, 0, 0)
+
+SETUP_SH = f"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04, no GPU).
+# Written by `grader gradescope build`.
+set -euxo pipefail
+cd "$(dirname "${{BASH_SOURCE[0]}}")"
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  apt-get update
+  apt-get install -y --no-install-recommends python3 python3-pip
+fi
+# CPU torch (no GPU on Gradescope): the builds the grader is tested with; if they have no wheel for this
+# Python, the newest older CPU build (never newer than 2.14.1)
+python3 -m pip install --no-cache-dir {TORCH_PIN} --index-url {CPU_INDEX} \\
+  || python3 -m pip install --no-cache-dir {TORCH_RANGE} --index-url {CPU_INDEX}
+python3 -m pip install --no-cache-dir wheels/grader-*.whl
+python3 -m grader --version
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grades $ROOT/submission/* and writes $ROOT/results/results.json.
+# Written by `grader gradescope build`. GRADER_AUTOGRADER_ROOT (default /autograder) and GRADER_PYTHON
+# (default python3 from PATH) override where it works and which Python (with the grader installed) runs.
+set -uo pipefail
+ROOT="${{GRADER_AUTOGRADER_ROOT:-/autograder}}"
+PY="${{GRADER_PYTHON:-python3}}"
+ASSIGNMENT="$ROOT/source/assignment/{assignment_id}"
+if [ ! -f "$ASSIGNMENT/assignment.toml" ]; then
+  ASSIGNMENT="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)/assignment/{assignment_id}"
+fi
+ARGS=(gradescope run --root "$ROOT" --data {data} --device cpu{budget})
+if [ -f "$ASSIGNMENT/assignment.toml" ]; then
+  ARGS+=(--assignment "$ASSIGNMENT")
+fi
+rm -f "$ROOT/results/results.json"
+"$PY" -m grader "${{ARGS[@]}}"
+rc=$?
+if [ ! -s "$ROOT/results/results.json" ]; then  # the grader could not even start: still tell the student
+  mkdir -p "$ROOT/results"
+  printf '{{"score": 0, "execution_time": %s, "output": "The autograder could not run (exit code %s). This is not a \
+problem with your submission: please tell your instructor.", "tests": []}}\\n' "$SECONDS" "$rc" \
+    > "$ROOT/results/results.json.tmp"
+  mv "$ROOT/results/results.json.tmp" "$ROOT/results/results.json"
+fi
+exit "$rc"
+"""
+
+README_TXT = """Gradescope autograder for "{title}" ({assignment_id} {version}), made by `grader gradescope build`.
+
+Upload this zip as the assignment's autograder (Programming Assignment -> Configure Autograder ->
+Zip file upload -> Update Autograder). Students upload their notebook (.ipynb; a .py module also works).
+
+Contents
+  setup.sh          installs a CPU torch ({torch}) and the grader from wheels/ (no GPU on Gradescope)
+  run_autograder    grades /autograder/submission/* on the {data} MNIST data, CPU, and writes
+                    /autograder/results/results.json: one test per rubric check, a leaderboard entry
+                    for the test accuracy of the six-hidden-layer ReLU model
+  wheels/           the grader itself
+  assignment/{assignment_id}/  the rubric (assignment.toml; edit points and thresholds here and re-zip),
+                    the homework statement, the starter notebook and the reference baselines
+                    (baselines/baseline-*.json) the checks compare against
+
+Settings (Configure Autograder / Assignment settings)
+  - Machine: at least 2 GB RAM and 1 CPU (the default 768 MB / 0.5 vCPU is too small for torch);
+    a whole notebook takes about a minute on 2 cores, several minutes on 0.5 vCPU.
+  - Timeout: 20-40 minutes (the grader's own per-submission budget is {budget}).
+  - Points: the autograder gives {auto_max:g} points; {manual} ({manual_points:g} points) are graded by hand:
+    add a manual question for them. Manual checks are listed with 0/0 and "pending instructor review".
+  - Leaderboard (optional): enable it to show "Test accuracy (6 hidden, ReLU)".
+  - results.json is written with visibility "visible"; the grader's log (stdout) is hidden from students.
+"""
+
+
+def _build_wheel(project: Path, dest: Path) -> Path:
+    """This project's wheel, built offline from a clean copy of the checkout (the checkout stays untouched)."""
+    if not (project / "pyproject.toml").is_file() or not (project / "grader").is_dir():
+        raise UsageError(f"no project checkout at {project} (pyproject.toml + grader/); pass --wheel FILE")
+    src = dest / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (project / name).is_file():
+            shutil.copy2(project / name, src / name)
+    shutil.copytree(project / "grader", src / "grader",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
+           "-w", str(dest / "wheel")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    wheels = sorted((dest / "wheel").glob("grader-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise GraderError(f"building the grader wheel failed: {(proc.stderr or proc.stdout)[-2000:]}")
+    return wheels[0]
+
+
+def _assignment_files(assignment: Assignment) -> list[tuple[Path, str]]:
+    """(file, path in the zip) of the rubric, statement, starter and baselines; never a solution."""
+    root = assignment.root
+    picked = [p for p in (root / "assignment.toml", root / "README.md", root / "starter.ipynb") if p.is_file()]
+    picked += sorted((root / "baselines").glob("*.json"))
+    return [(p, f"assignment/{assignment.id}/{p.relative_to(root).as_posix()}") for p in picked
+            if "solution" not in p.name.lower()]
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    """One zip entry with unix permissions (0755 for the scripts, 0644 otherwise)."""
+    info = zipfile.ZipInfo(name, date_time=_DATE)
+    info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix: unzip honours the permission bits
+    zf.writestr(info, data)
+
+
+def _texts(assignment: Assignment, data: str, budget_s: float | None) -> dict[str, str]:
+    """The three generated files, filled in for this assignment."""
+    manual = [s for s in assignment.checks if s.manual]
+    budget = f"{budget_s:g} s" if budget_s else f"{assignment.budget(data)['submission_timeout_s']:g} s"
+    return {
+        "setup.sh": SETUP_SH,
+        "run_autograder": RUN_AUTOGRADER.format(assignment_id=assignment.id, data=data,
+                                                budget=f" --budget {budget_s:g}" if budget_s else ""),
+        "README.txt": README_TXT.format(
+            title=assignment.title, assignment_id=assignment.id, version=assignment.version, torch=TORCH_PIN,
+            data=data, budget=budget, auto_max=sum(s.points for s in assignment.checks if not s.manual),
+            manual=", ".join(s.id for s in manual) or "no checks", manual_points=sum(s.points for s in manual)),
+    }
+
+
+def build_autograder_zip(out: Path, assignment_root: Path | None = None, data: str | None = None,
+                         budget_s: float | None = None, wheel: Path | None = None,
+                         project: Path | None = None) -> Path:
+    """Write the Gradescope autograder zip to ``out`` (in one go) and return its path.
+
+    ``data`` is the MNIST mode ``run_autograder`` grades with (default: the assignment's, the subset);
+    ``budget_s`` the per-submission time limit baked into it; ``wheel`` a prebuilt grader wheel (default:
+    built from ``project``, the checkout this module lives in).
+    """
+    assignment = load_assignment(assignment_root)
+    data = data or assignment.default_data
+    if data not in ("subset", "full"):
+        raise UsageError(f"--data must be subset or full, not {data!r}")
+    if wheel is not None and not wheel.is_file():
+        raise UsageError(f"no such wheel: {wheel}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
+        whl = wheel or _build_wheel(project or _PROJECT, Path(tmp))
+        partial = out.with_name(f".{out.name}.partial")
+        with zipfile.ZipFile(partial, "w") as zf:
+            for name, text in _texts(assignment, data, budget_s).items():
+                _add(zf, name, text.encode("utf-8"), executable=name != "README.txt")
+            _add(zf, f"wheels/{whl.name}", whl.read_bytes())
+            for path, name in _assignment_files(assignment):
+                _add(zf, name, path.read_bytes())
+        os.replace(partial, out)
+    return out

@@ -1,0 +1,66 @@
+"""Flags that take points away: the rule that connects integrity flags to the score.
+
+A flag may carry
+* ``voids``: check-id patterns (``fnmatch``; ``"*"`` = every automatic check) that get 0 points;
+* ``untrusted``: ``{"runs": [i, ...]}`` runs no check may use, ``{"accuracy": [i, ...]}`` runs whose
+  accuracy is not credited.
+
+Untrusted parts are handled by grading once more without them: a check that loses points that way
+depended on the faked thing. Every check that loses its points to a flag says so: its message starts
+with "0 points: integrity flag ..." and ``voided_by`` lists the flag ids. Manual checks are left to the
+instructor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fnmatch import fnmatch
+from typing import Any
+
+from grader.assignment import Assignment
+from grader.checks.context import CheckContext
+from grader.checks.registry import Registry
+from grader.scoring.score import run_checks
+
+_UNTRUSTED_ACCURACY = "its exported weights contradict the training record (flag weights_mismatch)"
+
+
+def trusted_context(ctx: CheckContext, flags: list[dict[str, Any]]) -> CheckContext | None:
+    """``ctx`` without what the flags mark untrusted; None when nothing is."""
+    runs_out = {int(k) for f in flags for k in (f.get("untrusted") or {}).get("runs", [])}
+    acc_out = {int(k) for f in flags for k in (f.get("untrusted") or {}).get("accuracy", [])}
+    if not runs_out and not acc_out:
+        return None
+    runs = []
+    for er in ctx.runs:
+        if er.run.index in runs_out:
+            continue
+        if er.run.index in acc_out:
+            er = dataclasses.replace(er, accuracy=None, accuracy_source=None, unverified_reason=_UNTRUSTED_ACCURACY)
+        runs.append(er)
+    return dataclasses.replace(ctx, runs=runs, memo={})
+
+
+def _void(check: dict[str, Any], flag_ids: list[str]) -> dict[str, Any]:
+    names = ", ".join(dict.fromkeys(flag_ids))
+    return {**check, "points": 0.0, "passed": False, "status": "fail", "voided_by": list(dict.fromkeys(flag_ids)),
+            "message": f"0 points: integrity flag {names} — {check['message']}"}
+
+
+def score_checks(assignment: Assignment, ctx: CheckContext, registry: Registry,
+                 flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rubric's check results with every flag's ``voids`` and ``untrusted`` applied."""
+    checks = run_checks(assignment, ctx, registry)
+    voided: list[list[str]] = [[] for _ in checks]
+    trusted = trusted_context(ctx, flags)
+    if trusted is not None:
+        by_untrusted = [f["id"] for f in flags if f.get("untrusted")]
+        kept = run_checks(assignment, trusted, registry)
+        for why, full, without in zip(voided, checks, kept, strict=True):
+            if without["points"] < full["points"]:
+                why.extend(by_untrusted)
+        checks = kept
+    for why, c in zip(voided, checks, strict=True):
+        why.extend(f["id"] for f in flags
+                   if not c["manual"] and any(fnmatch(c["id"], p) for p in f.get("voids") or []))
+    return [_void(c, why) if why else c for c, why in zip(checks, voided, strict=True)]
