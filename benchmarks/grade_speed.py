@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("notebook", nargs="?", type=Path, default=ROOT / "grader/assignments/dnn2_mnist/examples/perfect.ipynb")
+    ap.add_argument("notebook", nargs="?", type=Path,
+                    default=ROOT / "grader/assignments/dnn2_mnist/examples/perfect.ipynb")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     walls = []

@@ -6,30 +6,32 @@ with status ``invalid``; only failures of the grader itself raise (a GraderError
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import os
 import re
 import shutil
-import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from grader.assignment import Assignment, load_assignment
+from grader.batch.gpu import result_info as gpu_result_info
 from grader.checks.context import CheckContext
 from grader.checks.integrity import integrity_flags
 from grader.checks.registry import Registry, default_registry
 from grader.data import mnist
 from grader.errors import SubmissionError, UsageError
-from grader.evaluation.evaluate import evaluate_runs
 from grader.execution.progress import EventTail
 from grader.execution.runner import ExecutionOptions, ExecutionReport, execute
 from grader.execution.sandbox import Sandbox, check_required, prepare_sandbox
+from grader.execution.warm import WarmSlot
 from grader.recording.events import Recording, load_recording
 from grader.reference.baseline import load_baseline
 from grader.result.build import (
@@ -60,6 +62,7 @@ class GradeOptions:
     wrapper: list[str] = field(default_factory=list)
     # called with {"kind": "cell_start"|"cell_end"|"epoch", ...} while the submission runs (never for grading)
     progress: Callable[[dict[str, Any]], None] | None = None
+    flush_denormal: bool = True  # CPU: zero subnormal floats in the kernel (a large speed-up for RMSprop runs)
     max_submission_mb: float | None = None  # None: grader.submission.load.MAX_BYTES (64 MiB)
     sandbox: str = "auto"  # auto | off | require (grader/execution/sandbox.py)
 
@@ -71,15 +74,19 @@ def resolve_mode(assignment: Assignment, opts: GradeOptions) -> str:
         raise UsageError(f"--data must be one of {', '.join(mnist.MODES)}, not {mode!r}")
     if opts.device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device must be auto, cpu or cuda, not {opts.device!r}")
-    if opts.device == "cuda" and not torch.cuda.is_available():
+    if opts.device == "cuda" and not cuda_available():
         raise UsageError("--device cuda was asked for but this machine has no usable CUDA GPU")
     check_required(opts.sandbox)
     return mode
 
 
 def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOptions | None = None,
-               registry: Registry | None = None) -> dict[str, Any]:
-    """Grade one ``.ipynb``/``.py`` file and return its result dict (see ``docs/result-schema.md``)."""
+               registry: Registry | None = None, slot: WarmSlot | None = None) -> dict[str, Any]:
+    """Grade one ``.ipynb``/``.py`` file and return its result dict (see ``docs/result-schema.md``).
+
+    ``slot``: a place prepared ahead by :func:`prepare_slot` (warm start), used when it was prepared for the
+    same assignment and options and closed after grading either way; without it the kernel starts now.
+    """
     assignment = assignment or load_assignment()
     opts = opts or GradeOptions()
     mode = resolve_mode(assignment, opts)
@@ -89,20 +96,27 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     except SubmissionError as exc:
         return _invalid(path, exc, assignment, mode)
     root = mnist.prepare(mode, opts.data_dir)
-    with tempfile.TemporaryDirectory(prefix=f"grader-{sub.id}-") as tmp:
-        work, probe_dir = Path(tmp) / "work", Path(tmp) / "probe"
-        work.mkdir()
-        probe_dir.mkdir()
-        shutil.copy2(sub.path, work / sub.path.name)
-        events = Path(tmp) / "record" / "events.jsonl"  # the grader's copy of the pipe: never told to the kernel
-        tail = EventTail(events, opts.progress) if opts.progress else nullcontext()
-        box = _sandbox(assignment, opts, Path(tmp), root, sub.id)
-        with tail, box:
-            report = execute(sub.notebook, work, _exec_options(assignment, opts, mode, root, probe_dir, events, box))
-            _sandbox_verdict(box, report)
-        recording = load_recording(events, sub.notebook)
+    if slot is not None and slot.key != slot_key(assignment, opts, mode, root):
+        slot.close()  # prepared for other options: not used
+        slot = None
+    space = slot or prepare_slot(assignment, opts, warm=False, name=sub.id)
+    with space:  # closed after grading, the caller's slot too: a slot serves one submission
+        assert space.box is not None and space.exec_opts is not None
+        shutil.copy2(sub.path, space.work / sub.path.name)
+        tail = EventTail(space.events, opts.progress) if opts.progress else nullcontext()
+        preload = _preload_evaluation()  # torch imports in this process while the kernel runs
+        with tail:
+            exec_opts = replace(space.exec_opts, on_cell=opts.progress)
+            report = execute(sub.notebook, space.work, exec_opts, space.take_kernel())
+            _sandbox_verdict(space.box, report)
+        box = space.box
+        box.close()  # its cgroups' leftover processes are killed before evaluation
+        recording = load_recording(space.events, sub.notebook)
         t_eval = time.monotonic()
-        runs = evaluate_runs(recording, probe_dir, root)
+        preload.join()
+        from grader.evaluation.evaluate import evaluate_runs
+
+        runs = evaluate_runs(recording, space.probe, root)
         ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
                            assignment.template_texts())
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
@@ -111,13 +125,63 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
                "total_s": round(time.monotonic() - started, 2)}
     result = _result(sub, assignment, mode, root, report, recording, ctx, checks, flags, timings)
     result["sandbox"] = box.info
+    hidden = {"CUDA_VISIBLE_DEVICES": ""} if opts.device == "cpu" else {}  # as kernel_env builds it
+    result["gpu"] = gpu_result_info({**os.environ, **hidden, **opts.env}, recording.hello)
     return result
+
+
+def cuda_available() -> bool:
+    """``torch.cuda.is_available()``, without importing torch (3+ s) where no NVIDIA device node exists."""
+    if not any(Path("/dev").glob("nvidia[0-9]*")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _torch_version() -> str | None:
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _preload_evaluation() -> threading.Thread:
+    """Import the evaluation modules (torch) in a thread: the kernel is starting and running meanwhile, so
+    the grader's own ~3 s of imports overlap with it instead of adding to the wall time."""
+    thread = threading.Thread(target=importlib.import_module, args=("grader.evaluation.evaluate",),
+                              name="grader-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def slot_key(assignment: Assignment, opts: GradeOptions, mode: str, root: Path) -> tuple[Any, ...]:
+    """Everything a prepared slot's kernel may depend on (every option but the progress callback): a slot is used
+    only for a submission with the same key."""
+    options = tuple((f.name, repr(getattr(opts, f.name))) for f in fields(opts) if f.name != "progress")
+    return (str(assignment.root), assignment.id, assignment.version, mode, str(root), options)
+
+
+def prepare_slot(assignment: Assignment, opts: GradeOptions, warm: bool = True, name: str | None = None) -> WarmSlot:
+    """The folders, sandbox and execution options of a submission still to come (none of it depends on the
+    submission); with ``warm`` its kernel is started now (see :mod:`grader.execution.warm`)."""
+    name = name or f"slot-{uuid.uuid4().hex[:8]}"
+    mode = resolve_mode(assignment, opts)
+    root = mnist.prepare(mode, opts.data_dir)
+    safe = re.sub(r"[^\w.-]", "_", name)[:40]
+    slot = WarmSlot(slot_key(assignment, opts, mode, root), prefix=f"grader-{safe}-")
+    try:
+        box = _sandbox(assignment, opts, slot.root, root, name)
+        slot.start(box, _exec_options(assignment, opts, mode, root, slot.probe, slot.events, box), warm)
+    except BaseException:
+        slot.close()
+        raise
+    return slot
 
 
 def _sandbox(assignment: Assignment, opts: GradeOptions, tmp: Path, root: Path, name: str) -> Sandbox:
     """The sandbox of one submission: ``tmp/work`` is its cwd; ``probe`` and ``run`` (sockets) writable."""
-    (tmp / "run").mkdir()
-    gpu = opts.device != "cpu" and torch.cuda.is_available()
+    gpu = opts.device != "cpu" and cuda_available()
     safe = re.sub(r"[^\w.-]", "_", name)[:40]
     return prepare_sandbox(opts.sandbox, assignment.sandbox, work=tmp / "work", writable=[tmp / "probe", tmp / "run"],
                            data_root=root, gpu=gpu, name=f"grader-{os.getpid()}-{safe}")
@@ -137,7 +201,8 @@ def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, root: P
     seed = assignment.seed if opts.seed is None else opts.seed
     return ExecutionOptions(
         probe_config={"export_dir": str(probe_dir),
-                      "mnist_root": str(root), "seed": seed, "data_mode": mode},
+                      "mnist_root": str(root), "seed": seed, "data_mode": mode,
+                      "flush_denormal": opts.flush_denormal},
         cell_timeout_s=opts.cell_timeout_s or budget["cell_timeout_s"],
         budget_s=opts.budget_s or budget["submission_timeout_s"],
         hide_gpus=opts.device == "cpu", wrapper=[*opts.wrapper, *box.wrapper], env={**box.env, **opts.env},
@@ -159,7 +224,7 @@ def _invalid(path: Path, exc: SubmissionError, assignment: Assignment, mode: str
     result.update({"status": "invalid", "message": str(exc),
                    "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
                    "checks": [], "runs": [], "flags": [], "errors": [],
-                   "versions": versions(assignment.id, assignment.version, torch.__version__)})
+                   "versions": versions(assignment.id, assignment.version, _torch_version())})
     return result
 
 

@@ -132,3 +132,29 @@ def test_retrained_model_keeps_earlier_weights(probed: tuple[Path, dict]) -> Non
     later = torch.load(out / by_run[3]["weights_file"], weights_only=True)
     assert not torch.equal(first["L0.weight"], later["L0.weight"])
     assert any("re-trained" in e for e in by_run[0]["errors"])
+
+
+FLUSH = textwrap.dedent("""
+    import sys, json
+    import torch
+    from grader.execution.instrument import load_in_process
+    probe = load_in_process()
+    sub = lambda: (torch.tensor([1e-39]) * 1.0).item()  # a subnormal float32 times one
+    before = sub()
+    probe.install(json.loads(sys.argv[1]))
+    during = sub()
+    probe.uninstall()
+    print(json.dumps([before, during, sub()]))
+""")
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_probe_flushes_subnormals_on_cpu_and_restores(tmp_path: Path, flush: bool) -> None:
+    """Subnormal optimizer state made RMSprop steps up to 8× slower on CPU (benchmarks/cpu_denormals.py)."""
+    cfg = {"events_path": str(tmp_path / "ev.jsonl"), "export_dir": str(tmp_path), "mnist_root": str(tmp_path),
+           "seed": 0, "flush_denormal": flush}
+    out = subprocess.run([sys.executable, "-c", FLUSH, json.dumps(cfg)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    before, during, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before > 0 and after > 0
+    assert (during == 0.0) is flush

@@ -48,6 +48,13 @@ def default_jobs() -> int:
     return max(1, min(cores, cap))
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 @dataclass
 class BatchEvent:
     """One thing that happened, for the progress callback."""
@@ -71,6 +78,7 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)  # already in the gradebook
     failed: dict[str, str] = field(default_factory=dict)  # student -> why grading itself failed
     wall_s: float = 0.0
+    gpu: dict[str, Any] | None = None  # the GPU plan (grader.batch.gpu.GpuPlan.info), local backend
 
 
 def _now() -> str:
@@ -98,18 +106,32 @@ def problem_result(entry: Entry, assignment: Assignment, mode: str, status: str 
 
 def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out_dir: Path,
               gradebook: Path | None = None, jobs: int | None = None, force: bool = False,
-              progress: Callable[[BatchEvent], None] | None = None) -> BatchSummary:
+              progress: Callable[[BatchEvent], None] | None = None, mps: str = "auto",
+              announce: Callable[[str], None] | None = None, warm: bool | None = None) -> BatchSummary:
     """Grade ``entries`` (see :mod:`grader.batch.discover`) with ``jobs`` worker processes.
 
     ``grade_opts`` is a :class:`grader.pipeline.GradeOptions`; its data mode is part of the attempt key.
+    GPUs, CUDA MPS (``mps``: auto|on|off) and the default ``jobs`` come from :mod:`grader.batch.gpu`;
+    ``announce`` gets the plan's one-line description before grading starts. ``warm``: each worker starts its
+    next submission's kernel while the current one runs (:mod:`grader.execution.warm`); None: only when
+    ``jobs`` leaves a CPU core free for it (with every core training it costs more than it hides).
     """
+    from grader.batch.gpu import batch_gpu
+
     started_all = time.monotonic()
-    with open_batch(entries, assignment, grade_opts, out_dir, gradebook, force, progress) as run:
+    with open_batch(entries, assignment, grade_opts, out_dir, gradebook, force, progress) as run, \
+            batch_gpu(assignment.root, grade_opts.device, jobs, mps, sandbox=grade_opts.sandbox) as plan:
         rec, opts = run.rec, run.opts
-        n_jobs = max(1, jobs or default_jobs())
-        retry = _run_pool(run.todo, assignment, opts, n_jobs, rec, rec.emit, rec.total, rec.counts)
+        run.summary.gpu = plan.info()
+        if announce is not None:
+            announce(plan.line())
+        n_jobs = max(1, plan.jobs)
+        warm = n_jobs < _cores() if warm is None else warm
+        retry = _run_pool(run.todo, assignment, opts, n_jobs, rec, rec.emit, rec.total, rec.counts, plan.env_for,
+                          warm)
         for item in retry:  # a worker process died: grade those again one at a time, each in a fresh pool
-            for entry, key in _run_pool([item], assignment, opts, 1, rec, rec.emit, rec.total, rec.counts):
+            for entry, key in _run_pool([item], assignment, opts, 1, rec, rec.emit, rec.total, rec.counts,
+                                        plan.env_for):
                 rec(entry, key, _now(), None, "the worker process died (out of memory or a crash)")
     run.summary.wall_s = round(time.monotonic() - started_all, 2)
     return run.summary
@@ -210,8 +232,10 @@ class _Recorder:
 
 def _run_pool(items: list[tuple[Entry, AttemptKey]], assignment: Assignment, opts: dict[str, Any], jobs: int,
               finish: Callable[..., None], emit: Callable[[BatchEvent], None], total: int,
-              counts: dict[str, int]) -> list[tuple[Entry, AttemptKey]]:
-    """Run ``items`` in one pool; return the ones lost to a broken pool (to retry)."""
+              counts: dict[str, int], slot_env: Callable[[int], dict[str, str]] = lambda i: {},
+              warm: bool = False) -> list[tuple[Entry, AttemptKey]]:
+    """Run ``items`` in one pool; return the ones lost to a broken pool (to retry). The ``i``-th submission
+    handed out gets ``slot_env(i)`` added to its kernel environment (its GPU, see grader.batch.gpu)."""
     if not items:
         return []
     broken: list[tuple[Entry, AttemptKey]] = []
@@ -223,7 +247,8 @@ def _run_pool(items: list[tuple[Entry, AttemptKey]], assignment: Assignment, opt
         def submit_next() -> None:
             entry, key = pending_items[0]
             started = _now()
-            fut = pool.submit(grade_one, str(entry.path), str(assignment.root), opts)
+            slot = {**opts, "env": {**opts["env"], **slot_env(counts["done"] + counts["failed"] + len(running))}}
+            fut = pool.submit(grade_one, str(entry.path), str(assignment.root), slot, warm and len(pending_items) > 1)
             pending_items.pop(0)
             running[fut] = (entry, key, started)
             emit(BatchEvent("start", entry.student, total, counts["done"], counts["failed"]))

@@ -3,10 +3,12 @@ initializer can pin thread counts before torch is loaded."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
 import time
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +66,19 @@ def kill_tree(pid: int) -> None:
         pass
 
 
-def grade_one(path: str, assignment_root: str, opts: dict[str, Any]) -> dict[str, Any]:
-    """Grade one file; a GraderError comes back as ``{"error": message}`` (it pickles reliably)."""
+# The slot prepared for this worker's next submission (grader.execution.warm), at most one; closed at exit.
+_NEXT: list[Any] = []
+_log = logging.getLogger("grader.batch")
+_log.addHandler(logging.NullHandler())
+
+
+def grade_one(path: str, assignment_root: str, opts: dict[str, Any], warm_next: bool = False) -> dict[str, Any]:
+    """Grade one file; a GraderError comes back as ``{"error": message}`` (it pickles reliably).
+
+    Warm start: the submission uses the slot this worker prepared when it began its previous one (when prepared
+    for the same options); with ``warm_next`` (more submissions are coming) the next slot is prepared now, so
+    the next kernel starts up (torch imported) while this submission runs.
+    """
     import torch
 
     from grader.assignment import load_assignment
@@ -73,7 +86,39 @@ def grade_one(path: str, assignment_root: str, opts: dict[str, Any]) -> dict[str
     from grader.pipeline import GradeOptions, grade_file
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    slot = _NEXT.pop() if _NEXT else None
     try:
-        return {"result": grade_file(Path(path), load_assignment(Path(assignment_root)), GradeOptions(**opts))}
+        assignment, gopts = load_assignment(Path(assignment_root)), GradeOptions(**opts)
+        if warm_next:
+            warm_up(assignment, gopts)
+        return {"result": grade_file(Path(path), assignment, gopts, slot=slot)}
     except GraderError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if slot is not None:
+            slot.close()  # normally closed by grade_file already
+
+
+def warm_up(assignment: Any, opts: Any) -> None:
+    """Prepare this worker's next slot (its kernel starts now). Never raises: on any failure the next
+    submission simply starts cold."""
+    from grader.pipeline import prepare_slot
+
+    if _NEXT:
+        return
+    try:
+        _NEXT.append(prepare_slot(assignment, opts))
+    except Exception as exc:  # noqa: BLE001 - warm start is an optimization, never a reason to fail
+        _log.warning("could not prepare the next submission's kernel (it will start cold): %s", exc)
+        return
+    if len(_FINALIZER) == 0:
+        _FINALIZER.append(Finalize(None, close_next, exitpriority=10))
+
+
+def close_next() -> None:
+    """Close the prepared slot, if any (its kernel stopped, its folder removed): at worker exit."""
+    while _NEXT:
+        _NEXT.pop().close()
+
+
+_FINALIZER: list[Any] = []  # multiprocessing runs it when the worker process ends normally

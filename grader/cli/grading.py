@@ -36,7 +36,14 @@ def add_parsers(sub: Any) -> None:
     b.add_argument("submissions", type=Path, help="folder of notebooks/modules, of per-student folders, or a .zip")
     common_options(b)
     b.add_argument("--jobs", type=int, default=None,
-                   help="submissions graded at once (default: one per CPU core; at most 8, or 16 per GPU)")
+                   help="submissions graded at once (default: one per CPU core, at most 8; with GPUs also at "
+                        "most 16 per GPU and as many as GPU memory allows, see [gpu] in assignment.toml)")
+    b.add_argument("--mps", choices=["auto", "on", "off"], default=None,
+                   help="CUDA MPS for GPU batches: auto (default: started when possible, else off with the "
+                        "reason), on (refuse when it cannot start), off")
+    b.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
+                   help="each worker starts its next submission's kernel (torch imported) while the current one "
+                        "runs (default: when --jobs leaves a CPU core free; --no-warm: never)")
     b.add_argument("--out", type=Path, default=Path("reports"), help="results, pages, gradebook (default reports/)")
     b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
     b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
@@ -115,13 +122,24 @@ def _batch_backend(args: argparse.Namespace) -> Any:
             raise UsageError("--address and --gpus-per-task need --backend ray")
         from grader.batch.runner import run_batch
 
-        return partial(run_batch, jobs=args.jobs)
-    if args.jobs is not None:
-        raise UsageError("--jobs is for --backend local; Ray places one task per CPU (see --gpus-per-task)")
+        return partial(run_batch, jobs=args.jobs, mps=args.mps or "auto", warm=args.warm,
+                       announce=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.jobs is not None or args.mps is not None:
+        raise UsageError("--jobs and --mps are for --backend local; Ray places one task per CPU "
+                         "(see --gpus-per-task)")
     from grader.batch.ray_backend import import_ray, run_batch_ray
 
     import_ray()  # before discovery: a missing Ray is a usage error at once
     return partial(run_batch_ray, address=args.address, gpus_per_task=args.gpus_per_task)
+
+
+def _gpu_line(gpu: dict[str, Any]) -> str:
+    """The batch's GPU plan in one line for the final summary (the full line is printed at the start)."""
+    devices = gpu.get("devices") or []
+    if not devices:
+        return f"GPU: none in use; {gpu['jobs']} at once"
+    return (f"GPU: {len(devices)} × {devices[0]['name']}, {gpu['jobs']} at once, MPS "
+            f"{'on' if gpu['mps'] else 'off'} ({gpu['mps_reason']}), memory guard {gpu['memory_guard']}")
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -163,5 +181,7 @@ def _batch(args: argparse.Namespace) -> int:
     maybe_junit(results, args.junit)
     print(f"\ngraded {len(summary.results)}, failed {len(summary.failed)}, skipped {len(summary.skipped)} "
           f"in {summary.wall_s:.0f} s; gradebook {gb_path}", file=sys.stderr)
+    if getattr(summary, "gpu", None):
+        print(_gpu_line(summary.gpu), file=sys.stderr)
     print(write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
     return EXIT_FAILED if summary.failed else EXIT_OK

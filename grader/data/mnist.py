@@ -17,11 +17,14 @@ import struct
 import tempfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from grader.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("subset", "full")
 FILES = (
@@ -239,6 +242,8 @@ def prepare(mode: str, data_dir: Path | None = None, cache_dir: Path | None = No
 
 def load_split(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (uint8, N x 28 x 28) and labels (int64, N) of one split of a root made by ``prepare``."""
+    import torch  # not at module level: the grader process starts faster (see pipeline's preload)
+
     raw = Path(root) / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
     images = read_idx(raw / f"{prefix}-images-idx3-ubyte")

@@ -1,7 +1,8 @@
 """Kernel launch: the grader's own Python, a fresh kernel per submission, an optional wrapper.
 
-The launch command is ``[*wrapper, sys.executable, -m, ipykernel_launcher, -f, CONNECTION]`` so a
-sandbox (bubblewrap, systemd-run, ...) can be put in front later without touching the runner.
+The launch command is ``[*wrapper, sys.executable, -c, PRELOAD, -f, CONNECTION]`` (``PRELOAD`` imports torch
+and torchvision, then runs ``ipykernel_launcher``; ``-m ipykernel_launcher`` with ``preload=False``) so a
+sandbox (bubblewrap, systemd-run, ...) can be put in front without touching the runner.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import List, Unicode
+from traitlets import Bool, List, Unicode
+
+# The kernel's ``-c`` program when preloading: import torch and torchvision, then run ``ipykernel_launcher`` as
+# ``-m`` would (so the cmdline still names it). A warm slot (grader/execution/warm.py) hides these seconds behind
+# another submission; every grader kernel preloads, warm or cold, so student code always starts from the same
+# state. The working directory (the submission's folder) is off ``sys.path`` while torch is imported, as
+# ipykernel_launcher does; IPython puts it back and gives the student a fresh ``__main__`` namespace.
+PRELOAD = (
+    "import runpy, sys\n"
+    "if sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
+    "try:\n    import torch, torchvision\nexcept Exception:\n    pass\n"
+    "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)\n"
+)
 
 
 class GraderKernelManager(AsyncKernelManager):
@@ -22,9 +35,14 @@ class GraderKernelManager(AsyncKernelManager):
         config=True
     )
 
+    preload = Bool(True, help="Import torch and torchvision before the kernel starts (see PRELOAD).").tag(
+        config=True
+    )
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        """The kernel's argv: wrapper + this interpreter running ipykernel."""
-        cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+        """The kernel's argv: wrapper + this interpreter running ipykernel (after PRELOAD when ``preload``)."""
+        program = ["-c", PRELOAD] if self.preload else ["-m", "ipykernel_launcher"]
+        cmd = [sys.executable, *program, "-f", self.connection_file]
         return [*self.wrapper, *cmd, *(extra_arguments or [])]
 
 

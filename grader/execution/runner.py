@@ -25,7 +25,7 @@ from nbformat import NotebookNode
 
 from grader.errors import ExecutionError
 from grader.execution.instrument import export_cell_source, setup_cell_source
-from grader.execution.kernel import kernel_env, make_kernel_manager
+from grader.execution.kernel import GraderKernelManager, kernel_env, make_kernel_manager
 from grader.execution.outputs import CappedNotebookClient
 from grader.execution.stream import EventStream
 
@@ -58,6 +58,7 @@ class ExecutionOptions:
     transport: str = "tcp"  # "ipc" for a sandboxed kernel (no TCP into a private network namespace)
     connection_dir: Path | None = None  # connection file + ipc sockets (bound into the sandbox)
     output_limit_kb: int = 1024  # outputs kept per cell in the executed notebook; the rest is dropped
+    preload: bool = True  # the kernel imports torch and torchvision before it starts (grader.execution.kernel)
 
 
 @dataclass
@@ -84,6 +85,8 @@ class ExecutionReport:
     message: str | None = None
     last_cell: int | None = None
     executed: NotebookNode | None = None
+    setup_s: float = 0.0  # the probe's set-up cell (after start-up)
+    warm_start: bool = False  # the kernel was started ahead (a warm slot), before the notebook was known
 
 
 def _error_of(cell: NotebookNode) -> dict[str, str] | None:
@@ -112,45 +115,88 @@ def _code_cell(source: str) -> NotebookNode:
     return nbformat.v4.new_code_cell(source)
 
 
-def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions) -> ExecutionReport:
+@dataclass
+class LaunchedKernel:
+    """A kernel process started for one submission (before or when its notebook is known), not yet connected:
+    its manager, its event pipe and its log file, which :func:`execute` takes over and closes."""
+
+    km: GraderKernelManager
+    stream: EventStream | None
+    log: Any  # the open kernel log file, or subprocess.DEVNULL
+    config: dict[str, Any]  # the probe config (with the pipe's descriptor number)
+
+    def alive(self) -> bool:
+        """True while the kernel process runs."""
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Stop the kernel, read what is left of its pipe and close its log (idempotent)."""
+        _shutdown_km(self.km)
+        if self.stream is not None:
+            self.stream.close()  # after the kernel is gone: read the rest
+            self.stream = None
+        if not isinstance(self.log, int):
+            self.log.close()
+            self.log = subprocess.DEVNULL
+
+
+def launch(workdir: Path, opts: ExecutionOptions) -> LaunchedKernel:
+    """Start the kernel process of a submission that will run in ``workdir`` (it preloads torch, see
+    :data:`grader.execution.kernel.PRELOAD`); returns without waiting for it. ExecutionError if it cannot start."""
+    stream, config, popen_kw = _event_stream(opts)
+    km = make_kernel_manager(opts.wrapper, opts.transport, opts.connection_dir)
+    km.preload = opts.preload
+    log = open(opts.kernel_log, "ab") if opts.kernel_log else subprocess.DEVNULL  # noqa: SIM115
+    launched = LaunchedKernel(km, stream, log, config)
+    try:
+        run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(workdir),
+                                  env=kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env), stdout=log, stderr=log,
+                                  **popen_kw)
+    except Exception as exc:
+        launched.close()
+        raise ExecutionError(f"could not start a kernel: {type(exc).__name__}: {exc}") from exc
+    if stream is not None:
+        stream.child_started()
+    return launched
+
+
+def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions,
+            launched: LaunchedKernel | None = None) -> ExecutionReport:
     """Execute ``nb`` in ``workdir`` with the probe installed; return what happened per cell.
 
-    Raises ExecutionError only when no kernel could be started or the probe could not be set up.
+    ``launched``: a kernel already started for this submission (by :func:`launch`, from a warm slot); without
+    one a kernel is started now. Raises ExecutionError only when no kernel could be started or the probe
+    could not be set up.
     """
+    t0 = time.monotonic()
+    kernel = launched or launch(workdir, opts)
     student = list(nb.cells)
     run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
-    stream, config, popen_kw = _event_stream(opts)
-    run_nb.cells = [_code_cell(setup_cell_source(config)), *student, _code_cell(export_cell_source())]
-    km = make_kernel_manager(opts.wrapper, opts.transport, opts.connection_dir)
+    run_nb.cells = [_code_cell(setup_cell_source(kernel.config)), *student, _code_cell(export_cell_source())]
     # On timeout nbclient interrupts the kernel and answers with error_on_timeout; it then waits for the
     # interrupted cell's last output, so no stale output poller is left to eat the next cell's output.
-    client = CappedNotebookClient(run_nb, km=km, timeout=int(opts.startup_timeout_s), allow_errors=True,
+    client = CappedNotebookClient(run_nb, km=kernel.km, timeout=int(opts.startup_timeout_s), allow_errors=True,
                                   interrupt_on_timeout=True, error_on_timeout=_TIMEOUT_REPLY, iopub_timeout=10,
                                   startup_timeout=int(opts.startup_timeout_s), output_limit=opts.output_limit_kb * 1000,
                                   record_timing=False, log=_log, resources={"metadata": {"path": str(workdir)}})
-    env = kernel_env(hide_gpus=opts.hide_gpus, extra=opts.env)
-    t0 = time.monotonic()
-    log = open(opts.kernel_log, "ab") if opts.kernel_log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        with client.setup_kernel(env=env, cwd=str(workdir), stdout=log, stderr=log, **popen_kw):
-            if stream is not None:
-                stream.child_started()
+        with client.setup_kernel():  # the kernel runs already: this connects to it
             startup = time.monotonic() - t0
             setup = client.execute_cell(run_nb.cells[0], 0, store_history=False)
             if _error_of(setup):
                 raise ExecutionError(f"the grader's probe failed to install: {_error_of(setup)}")
+            setup_s = time.monotonic() - t0 - startup
             report = _run_cells(client, run_nb, student, opts, time.monotonic() + opts.budget_s)
-            report.startup_s = startup
+            report.startup_s, report.setup_s, report.warm_start = startup, setup_s, launched is not None
     except ExecutionError:
         raise
     except Exception as exc:  # kernel start-up, ZMQ, nbclient internals: the grader failed, not the student
         raise ExecutionError(f"could not run a kernel: {type(exc).__name__}: {exc}") from exc
     finally:
-        _shutdown(client)  # nbclient leaves a kernel it did not create (km=...) running
-        if stream is not None:
-            stream.close()  # after the kernel is gone: read the rest
-        if not isinstance(log, int):
-            log.close()
+        kernel.close()  # nbclient leaves a kernel it did not create (km=...) running
     report.wall_s = time.monotonic() - t0
     report.executed = run_nb
     if report.status == "kernel_died" and opts.kernel_log and opts.kernel_log.exists():
@@ -268,10 +314,9 @@ def _event_stream(opts: ExecutionOptions) -> tuple[EventStream | None, dict[str,
     return stream, {**opts.probe_config, "events_fd": stream.write_fd}, {"pass_fds": (stream.write_fd,)}
 
 
-def _shutdown(client: NotebookClient) -> None:
-    km = client.km
+def _shutdown_km(km: Any) -> None:
     try:
-        if km is not None and run_sync(km.is_alive)():  # type: ignore[arg-type]
+        if km is not None and run_sync(km.is_alive)():
             run_sync(km.shutdown_kernel)(now=True)
     except Exception as exc:  # best effort; the process may already be gone
         _log.debug("kernel shutdown failed: %s", exc)

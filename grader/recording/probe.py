@@ -295,6 +295,8 @@ def install(config: dict[str, Any]) -> Probe:
         return _P
     p = _P = Probe(config)
     _seed(int(config.get("seed", 0)))
+    device = sys.modules["_grader_probe_device"]  # loaded beside this module by the set-up cell
+    p.originals["flush"] = device.flush_subnormals(config.get("flush_denormal", True))
     mm = torch.nn.modules.module
     p.handles.append(mm.register_module_forward_pre_hook(p.forward_pre))
     p.handles.append(mm.register_module_forward_hook(p.forward_post, always_call=True))
@@ -331,7 +333,8 @@ def install(config: dict[str, Any]) -> Probe:
         ip().events.register("pre_run_cell", _pre_run_cell)
     cuda = torch.cuda.is_available()
     p.emit("hello", torch=torch.__version__, cuda=cuda, pid=os.getpid(),
-           device=torch.cuda.get_device_name(0) if cuda else "cpu", seed=config.get("seed"))
+           device=torch.cuda.get_device_name(0) if cuda else "cpu", seed=config.get("seed"),
+           gpu_guard=device.gpu_memory_guard(cuda))
     return p
 
 
@@ -368,6 +371,8 @@ def uninstall() -> None:
         h.remove()
     torch.optim.Optimizer.__init__ = p.originals["optimizer_init"]  # type: ignore[method-assign]
     torch.autograd.backward = p.originals["backward"]
+    if p.originals.get("flush"):
+        torch.set_flush_denormal(False)
     torch.utils.data.DataLoader.__iter__ = p.originals["iter"]  # type: ignore[method-assign]
     torch.utils.data.dataloader._BaseDataLoaderIter.__next__ = p.originals["next"]  # type: ignore[method-assign]
     mnist = sys.modules.get("_grader_probe_mnist")

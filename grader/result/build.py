@@ -9,7 +9,6 @@ from typing import Any
 
 from grader import __version__
 from grader.checks.context import EvaluatedRun
-from grader.evaluation.gradflow import vanishing_ratio
 from grader.execution.runner import ExecutionReport
 from grader.recording.events import Recording
 
@@ -18,6 +17,8 @@ SCHEMA_VERSION = 1
 
 def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
     """JSON view of one evaluated run."""
+    from grader.evaluation.gradflow import vanishing_ratio  # torch: loaded by then; keeps start-up light
+
     r = er.run
     return {
         "index": r.index, "cell_index": recording.notebook_cell(r.cell),
@@ -49,7 +50,8 @@ def execution_dict(ex: ExecutionReport | None) -> dict[str, Any] | None:
     if ex is None:
         return None
     return {"status": ex.status, "message": ex.message, "exported": ex.exported, "last_cell": ex.last_cell,
-            "kernel_start_s": round(ex.startup_s, 2), "wall_s": round(ex.wall_s, 2),
+            "kernel_start_s": round(ex.startup_s, 2), "probe_setup_s": round(ex.setup_s, 2),
+            "warm_start": ex.warm_start, "wall_s": round(ex.wall_s, 2),
             "cells": [{"index": c.index, "status": c.status, "duration_s": round(c.duration_s, 3),
                        **({"output_truncated": c.output_truncated} if c.output_truncated else {})}
                       for c in ex.cells]}
