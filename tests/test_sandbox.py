@@ -251,3 +251,14 @@ def test_no_sandbox_option_and_limits_table() -> None:
         SandboxLimits.from_table({"memory_mb": -1})
     with pytest.raises(ValueError, match="unknown"):
         SandboxLimits.from_table({"memory": 1})
+
+
+def test_paths_under_tmp_are_bound_after_the_private_tmp() -> None:
+    """A checkout (and its .venv) under /tmp, as in CI: binding it before the tmpfs would hide it (kernel dies)."""
+    args = sandbox.bwrap_args("bwrap", rw=[Path("/tmp/grader-x/work")], ro=[Path("/tmp/ci/.venv")], gpu=False,
+                              chdir=Path("/tmp/grader-x/work"))
+    tmpfs = next(i for i, a in enumerate(args) if a == "--tmpfs" and args[i + 1] == "/tmp")
+    for flag in ("--ro-bind", "--bind"):
+        for i, a in enumerate(args):
+            if a == flag and args[i + 1].startswith("/tmp/"):
+                assert i > tmpfs, (flag, args[i + 1])

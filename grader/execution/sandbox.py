@@ -135,9 +135,10 @@ def bwrap_args(bwrap: str, *, rw: list[Path], ro: list[Path], gpu: bool, chdir: 
             args += ["--tmpfs", secret]
         elif os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
+    # /tmp first: a Python install or data folder under /tmp (a CI checkout in /tmp) is bound on top of it
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in [*_python_dirs(), *ro]:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     if gpu:
         args += _gpu_args()
     for path in rw:
