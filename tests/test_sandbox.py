@@ -262,3 +262,31 @@ def test_paths_under_tmp_are_bound_after_the_private_tmp() -> None:
         for i, a in enumerate(args):
             if a == flag and args[i + 1].startswith("/tmp/"):
                 assert i > tmpfs, (flag, args[i + 1])
+
+
+@needs_cgroups
+def test_kernels_of_a_killed_grader_are_swept_at_the_next_start() -> None:
+    """A grader killed with -9 leaves its bwrap+kernel behind (--die-with-parent covers bwrap's child only);
+    the next grader kills what is in the dead grader's cgroups and removes them."""
+    import subprocess
+    import time
+
+    from grader.execution import cgroups
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer exists: the "killed grader"
+    group = SUPPORT.cgroup_parents["pids"] / f"grader-{dead.pid}-orphan"
+    group.mkdir()
+    orphan = subprocess.Popen(["sleep", "300"])
+    try:
+        (group / "cgroup.procs").write_text(str(orphan.pid))
+        cgroups.probe_cgroups()
+        deadline = time.monotonic() + 5
+        while orphan.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert orphan.poll() is not None, "the orphaned process survived the sweep"
+        assert not group.exists()
+    finally:
+        orphan.kill()
+        if group.exists():
+            group.rmdir()

@@ -42,14 +42,19 @@ def _writable(parent: Path) -> bool:
 
 
 def _sweep(parent: Path) -> None:
-    """Remove ``grader-<pid>-*`` cgroups left by a grader that was killed (SIGKILL skips our cleanup)."""
+    """Remove ``grader-<pid>-*`` cgroups left by a grader that was killed (SIGKILL skips our cleanup), killing
+    the kernels still in them first: bwrap's --die-with-parent covers its child, not bwrap itself."""
     for child in parent.glob("grader-*-*"):
         pid = child.name.split("-")[1]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            try:
-                child.rmdir()  # fails (and is left alone) while processes are still in it
-            except OSError:
-                pass
+            for orphan in _read_pids(child):
+                _kill(orphan)
+            for _ in range(20):  # killed processes leave the cgroup within milliseconds
+                try:
+                    child.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
 
 def probe_cgroups() -> tuple[int | None, dict[str, Path], str | None]:
