@@ -96,8 +96,8 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     except SubmissionError as exc:
         return _invalid(path, exc, assignment, mode)
     root = mnist.prepare(mode, opts.data_dir)
-    if slot is not None and slot.key != slot_key(assignment, opts, mode, root):
-        slot.close()  # prepared for other options: not used
+    if slot is not None and (slot.key != slot_key(assignment, opts, mode, root) or not slot.usable()):
+        slot.close()  # prepared for other options, or its kernel died: not used
         slot = None
     space = slot or prepare_slot(assignment, opts, warm=False, name=sub.id)
     with space:  # closed after grading, the caller's slot too: a slot serves one submission

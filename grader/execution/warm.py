@@ -48,6 +48,11 @@ class WarmSlot:
         """True while a kernel is started in this slot and not yet taken."""
         return self.kernel is not None
 
+    def usable(self) -> bool:
+        """True when a started kernel is still alive: a slot whose kernel died is closed, not restarted
+        (a fresh slot, sandbox and cgroups are cheaper to trust than a half-dead one)."""
+        return self.kernel is not None and self.kernel.alive()
+
     def take_kernel(self) -> LaunchedKernel | None:
         """Hand over the started kernel (the caller's :func:`grader.execution.runner.execute` closes it), or
         None when none was started or it died meanwhile: the caller then starts a cold one in this slot."""
