@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment, load_assignment
+from grader.batch.gpu import cuda_available
 from grader.batch.gpu import result_info as gpu_result_info
 from grader.checks.context import CheckContext
 from grader.checks.integrity import integrity_flags
@@ -128,15 +129,6 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     hidden = {"CUDA_VISIBLE_DEVICES": ""} if opts.device == "cpu" else {}  # as kernel_env builds it
     result["gpu"] = gpu_result_info({**os.environ, **hidden, **opts.env}, recording.hello)
     return result
-
-
-def cuda_available() -> bool:
-    """``torch.cuda.is_available()``, without importing torch (3+ s) where no NVIDIA device node exists."""
-    if not any(Path("/dev").glob("nvidia[0-9]*")):
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
 
 
 def _torch_version() -> str | None:

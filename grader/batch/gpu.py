@@ -145,6 +145,15 @@ class GpuPlan:
                 f"submission, {guard}")
 
 
+def cuda_available() -> bool:
+    """``torch.cuda.is_available()``, without importing torch (3+ s) where no NVIDIA device node exists."""
+    if not any(Path("/dev").glob("nvidia[0-9]*")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def cpu_cores() -> int:
     """CPU cores this process may use."""
     try:
@@ -157,9 +166,7 @@ def discover_devices(timeout_s: float = 120.0) -> list[Device]:
     """The GPUs torch sees, measured in a child process; ``[]`` without CUDA or when the probe fails.
     ``torch.cuda.is_available()`` here first: it creates no CUDA context and spares CPU-only machines
     the child process."""
-    import torch
-
-    if not torch.cuda.is_available():
+    if not cuda_available():
         return []
     try:
         done = subprocess.run([sys.executable, "-c", _DISCOVER], capture_output=True, text=True,

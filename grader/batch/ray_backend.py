@@ -24,7 +24,8 @@ from typing import Any
 from grader import __version__
 from grader.assignment import Assignment
 from grader.batch.discover import Entry
-from grader.batch.runner import GPU_JOBS_PER_DEVICE, BatchEvent, BatchRun, BatchSummary, _now, open_batch
+from grader.batch.gpu import JOBS_PER_GPU
+from grader.batch.runner import BatchEvent, BatchRun, BatchSummary, _now, open_batch
 from grader.errors import UsageError
 from grader.store.gradebook import AttemptKey
 
@@ -104,7 +105,7 @@ def _gpus_per_task(ray: Any, device: str, requested: float | None) -> float:
     if device == "cuda" and cluster_gpus == 0:
         raise UsageError("--device cuda was asked for but the Ray cluster has no GPU")
     if requested is None:
-        return 1.0 / GPU_JOBS_PER_DEVICE if cluster_gpus and device != "cpu" else 0.0
+        return 1.0 / JOBS_PER_GPU if cluster_gpus and device != "cpu" else 0.0
     if requested > 0 and cluster_gpus == 0:
         raise UsageError(f"--gpus-per-task {requested:g} was asked for but the Ray cluster has no GPU")
     return requested

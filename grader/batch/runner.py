@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -27,32 +26,6 @@ from grader.batch.discover import Entry
 from grader.batch.worker import grade_one, init_worker
 from grader.result.build import SCHEMA_VERSION, write_result
 from grader.store.gradebook import AttemptKey, Gradebook
-
-MAX_DEFAULT_JOBS = 8
-
-
-GPU_JOBS_PER_DEVICE = 16  # measured on an H100: 16 lecture-style trainings side by side ≈ 12× one alone
-
-
-def default_jobs() -> int:
-    """One submission per CPU core (each kernel runs single-threaded): at most 8 without a GPU, at most
-    16 per GPU with one (the GPU then does the arithmetic and the cores feed it)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (macOS, Windows)
-        cores = os.cpu_count() or 1
-    import torch
-
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    cap = GPU_JOBS_PER_DEVICE * gpus if gpus else MAX_DEFAULT_JOBS
-    return max(1, min(cores, cap))
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (macOS, Windows)
-        return os.cpu_count() or 1
 
 
 @dataclass
@@ -116,7 +89,7 @@ def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out
     next submission's kernel while the current one runs (:mod:`grader.execution.warm`); None: only when
     ``jobs`` leaves a CPU core free for it (with every core training it costs more than it hides).
     """
-    from grader.batch.gpu import batch_gpu
+    from grader.batch.gpu import batch_gpu, cpu_cores
 
     started_all = time.monotonic()
     with open_batch(entries, assignment, grade_opts, out_dir, gradebook, force, progress) as run, \
@@ -126,7 +99,7 @@ def run_batch(entries: list[Entry], assignment: Assignment, grade_opts: Any, out
         if announce is not None:
             announce(plan.line())
         n_jobs = max(1, plan.jobs)
-        warm = n_jobs < _cores() if warm is None else warm
+        warm = n_jobs < cpu_cores() if warm is None else warm
         retry = _run_pool(run.todo, assignment, opts, n_jobs, rec, rec.emit, rec.total, rec.counts, plan.env_for,
                           warm)
         for item in retry:  # a worker process died: grade those again one at a time, each in a fresh pool

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_MARK = {"pass": "✔", "partial": "◐", "fail": "✘", "pending": "…", "error": "!"}
+from grader.report.i18n import STATUS_MARKS as _MARK
 
 
 def format_result(res: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 LANGS = ("ko", "en")
+# one mark per check status, in the terminal summaries (grader grade, grader check)
+STATUS_MARKS = {"pass": "✔", "partial": "◐", "fail": "✘", "pending": "…", "error": "!"}
 
 _UI: dict[str, dict[str, str]] = {
     "title_student": {"ko": "채점 보고서", "en": "Grading report"},

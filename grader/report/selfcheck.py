@@ -11,8 +11,6 @@ from typing import Any
 from grader.report import i18n
 from grader.report.translate import localize
 
-_MARK = {"pass": "✔", "partial": "◐", "fail": "✘", "pending": "…", "error": "!"}
-
 _TEXT: dict[str, dict[str, str]] = {
     "head": {"ko": "자가 점검 결과 (미리보기): {id}", "en": "Self-check (preview): {id}"},
     "score": {"ko": "자동 채점 점수 {auto}/{max}", "en": "Auto-graded score {auto}/{max}"},
@@ -95,7 +93,8 @@ def _check_lines(check: dict[str, Any], lang: str, seen: set[str]) -> list[str]:
     pts = "?" if check.get("pending") else _pts(check.get("points", 0))
     message = localize(check.get("message"), lang)
     shown = _shown(message, check["status"] in ("fail", "partial", "error"), seen, lang)
-    lines = [f"  {_MARK.get(check['status'], '?')} {check['id']:<20} {pts:>3}/{_pts(check['max']):<3} {shown}"]
+    mark = i18n.STATUS_MARKS.get(check["status"], "?")
+    lines = [f"  {mark} {check['id']:<20} {pts:>3}/{_pts(check['max']):<3} {shown}"]
     if check.get("warning"):
         lines.append(f"      ⚠ {check['warning']}")
     hint = i18n.hint(check["id"], lang)
