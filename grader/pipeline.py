@@ -29,6 +29,7 @@ from grader.checks.integrity import integrity_flags
 from grader.checks.registry import Registry, default_registry
 from grader.data import mnist
 from grader.errors import SubmissionError, UsageError
+from grader.execution.kernel import kernel_env
 from grader.execution.progress import EventTail
 from grader.execution.runner import ExecutionOptions, ExecutionReport, execute
 from grader.execution.sandbox import Sandbox, check_required, prepare_sandbox
@@ -126,8 +127,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
                "total_s": round(time.monotonic() - started, 2)}
     result = _result(sub, assignment, mode, root, report, recording, ctx, checks, flags, timings)
     result["sandbox"] = box.info
-    hidden = {"CUDA_VISIBLE_DEVICES": ""} if opts.device == "cpu" else {}  # as kernel_env builds it
-    result["gpu"] = gpu_result_info({**os.environ, **hidden, **opts.env}, recording.hello)
+    result["gpu"] = gpu_result_info(kernel_env(hide_gpus=exec_opts.hide_gpus, extra=exec_opts.env), recording.hello)
     return result
 
 
