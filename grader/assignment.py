@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.diagnosis.model import DiagnosisConfig, TaskSpec
 from grader.errors import AssignmentError
 from grader.execution.sandbox import SandboxLimits
 
@@ -50,6 +51,13 @@ class Assignment:
     integrity: dict[str, float]
     solution: str
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)  # [sandbox] limits per kernel
+    diagnoses: DiagnosisConfig = field(default_factory=DiagnosisConfig)  # [diagnoses] thresholds, lecture pointers
+    task_headings: dict[str, str] = field(default_factory=dict)  # task id -> regex of its markdown heading
+
+    def task_specs(self) -> list[TaskSpec]:
+        """The tasks in rubric order, with how to find each one's cells (``heading`` in ``[[tasks]]``)."""
+        return [TaskSpec(tid, i + 1, title, self.task_headings.get(tid))
+                for i, (tid, title) in enumerate(self.tasks.items())]
 
     def budget(self, mode: str) -> dict[str, float]:
         """Per-cell and whole-submission time limits for a data mode."""
@@ -107,6 +115,8 @@ def load_assignment(root: Path | None = None) -> Assignment:
             integrity=data.get("integrity", {}),
             solution=data.get("solution", f"reference/{data['id']}/solution.ipynb"),
             sandbox=SandboxLimits.from_table(data.get("sandbox", {})),
+            diagnoses=DiagnosisConfig.from_table(data.get("diagnoses", {})),
+            task_headings={t["id"]: str(t["heading"]) for t in data["tasks"] if t.get("heading")},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError(f"{path}: missing or invalid field: {exc}") from exc

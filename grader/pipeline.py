@@ -1,4 +1,4 @@
-"""Grade one submission end to end: submission → execution → recording → evaluation → checks → result.
+"""Grade one submission end to end: submission → execution → recording → evaluation → diagnosis → checks → result.
 
 This is the library's public entry point; it never prints. Bad submissions come back as results
 with status ``invalid``; only failures of the grader itself raise (a GraderError).
@@ -25,9 +25,11 @@ from grader.assignment import Assignment, load_assignment
 from grader.batch.gpu import cuda_available
 from grader.batch.gpu import result_info as gpu_result_info
 from grader.checks.context import CheckContext
+from grader.checks.explain import explain_checks
 from grader.checks.integrity import integrity_flags
 from grader.checks.registry import Registry, default_registry
 from grader.data import mnist
+from grader.diagnosis import DiagnosisInput, diagnose
 from grader.errors import SubmissionError, UsageError
 from grader.execution.kernel import kernel_env
 from grader.execution.progress import EventTail
@@ -119,10 +121,12 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
         from grader.evaluation.evaluate import evaluate_runs
 
         runs = evaluate_runs(recording, space.probe, root)
+        diagnoses = diagnose(DiagnosisInput(runs, recording, report, sub.notebook, assignment.task_specs()),
+                             assignment.diagnoses)
         ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
-                           assignment.template_texts())
+                           assignment.template_texts(), diagnoses=diagnoses)
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
-        checks = score_checks(assignment, ctx, registry or default_registry(), flags)
+        checks = explain_checks(score_checks(assignment, ctx, registry or default_registry(), flags), diagnoses)
     timings = {"execution_s": round(report.wall_s, 2), "evaluation_s": round(time.monotonic() - t_eval, 2),
                "total_s": round(time.monotonic() - started, 2)}
     result = _result(sub, assignment, mode, root, report, recording, ctx, checks, flags, timings)
@@ -215,7 +219,7 @@ def _invalid(path: Path, exc: SubmissionError, assignment: Assignment, mode: str
     result = _header(path.stem, path, None, None, mode)
     result.update({"status": "invalid", "message": str(exc),
                    "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
-                   "checks": [], "runs": [], "flags": [], "errors": [],
+                   "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [],
                    "versions": versions(assignment.id, assignment.version, _torch_version())})
     return result
 
@@ -232,7 +236,7 @@ def _result(sub: Submission, assignment: Assignment, mode: str, root: Path, repo
                                   for d in recording.datasets]
     result.update({
         "status": status_of(report), "message": verdict_message(report),
-        "score": totals(checks), "checks": checks, "flags": flags,
+        "score": totals(checks), "checks": checks, "flags": flags, "diagnoses": [d.to_dict() for d in ctx.diagnoses],
         "runs": [run_dict(er, recording) for er in ctx.runs], "errors": errors_list(report),
         "device": hello.get("device"), "execution": execution_dict(report), "timings": timings,
         "probe": {"errors": recording.probe_errors[:10], "hooks_intact": (recording.end or {}).get("hooks_intact")},

@@ -254,3 +254,45 @@ def summary(result: dict[str, Any]) -> str:
                      f"{r['model'].get('summary')} epochs={r['epochs_completed']} steps={r['steps']} "
                      f"acc={r['accuracy']['value']} ({r['accuracy']['source']})")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- training-loop doctor scenarios
+NO_ZERO_GRAD = train(ADAM, 2).replace("        optimizer.zero_grad()\n", "")  # gradients accumulate
+# the slide's own test cell: pixels 0-255 (no / 255) fed to a model trained on ToTensor's [0, 1]
+LECTURE_TEST_ACCURACY = TEST_ACCURACY.replace(".float().to(device) / 255.", ".float().to(device)")
+SIGMOD_TYPO = ("sigmoid = torch.nn.Sigmoid()\n"
+               "model = torch.nn.Sequential(torch.nn.Linear(784, 64), sigmod, torch.nn.Linear(64, 10)).to(device)")
+NEW_MODEL_IDLE_SGD = relu6() + "\noptimizer_sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)"
+# a copy-pasted loop that still steps `optimizer` (the previous model's Adam) instead of optimizer_sgd
+STALE_OPTIMIZER_LOOP = """\
+for epoch in range(1):
+    avg_cost = 0
+    for X, Y in data_loader:
+        X = X.view(-1, 28 * 28).to(device)
+        Y = Y.to(device)
+        optimizer.zero_grad()
+        cost = criterion(model(X), Y)
+        cost.backward()
+        optimizer.step()
+        avg_cost += cost / total_batch
+    print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))"""
+DROPOUT_MODEL = f"""\
+model = torch.nn.Sequential(torch.nn.Linear(784, {WIDTH}), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                            torch.nn.Linear({WIDTH}, {WIDTH}), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                            torch.nn.Linear({WIDTH}, 10)).to(device)"""
+# the slide's indentation: avg_cost summed once per epoch, after the inner loop
+AVG_COST_OUTSIDE = train(ADAM, 2).replace("        avg_cost += cost / total_batch\n",
+                                          "    avg_cost += cost / total_batch\n")
+RAW_PIXELS_TRAIN = NO_DATALOADER_TRAIN.format(epochs=1).replace("view(-1, 28 * 28) / 255.", "view(-1, 28 * 28)")
+RELU_AFTER_OUTPUT = (f"model = torch.nn.Sequential(torch.nn.Linear(784, {WIDTH}), torch.nn.ReLU(), "
+                     f"torch.nn.Linear({WIDTH}, 10), torch.nn.ReLU()).to(device)")
+
+
+def diagnoses(result: dict[str, Any], diag_id: str, run: int | None = None) -> list[dict[str, Any]]:
+    """The result's findings with this id (and about this 0-based run, when given)."""
+    return [d for d in result.get("diagnoses", []) if d["id"] == diag_id and (run is None or d["run"] == run)]
+
+
+def severe(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result's warning and error findings."""
+    return [d for d in result.get("diagnoses", []) if d["severity"] in ("warning", "error")]

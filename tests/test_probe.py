@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.data.mnist import prepare
+from grader.data.mnist import load_split, prepare
+from grader.recording.architecture import analyse
 from grader.recording.events import load_recording
+from grader.recording.graph import parse_graph
 
 SCRIPT = textwrap.dedent("""
     import sys, json
@@ -91,14 +93,33 @@ def test_runs_classified(probed: tuple[Path, dict]) -> None:
     assert rec.end is not None and all(rec.end["hooks_intact"].values())
 
 
+def _affine(graph: dict) -> list[dict]:
+    return [n for n in graph["nodes"] if n["op"] in ("linear", "conv")]
+
+
+def _weight_shapes(graph: dict) -> list[list[int]]:
+    return [graph["tensors"][n["weight"]] for n in _affine(graph)]
+
+
 def test_graph_trace_sees_handwritten_model(probed: tuple[Path, dict]) -> None:
     rec = load_recording(probed[0] / "events.jsonl")
     hand = rec.runs[1]
-    assert [x["op"] for x in hand.layers] == ["linear", "sigmoid", "linear"]
-    assert (hand.layers[0]["in"], hand.layers[0]["out"], hand.layers[0]["bias"]) == (784, 16, True)
-    assert (hand.layers[2]["in"], hand.layers[2]["out"], hand.layers[2]["bias"]) == (16, 10, False)
-    assert hand.loss_kind == "cross_entropy" and hand.batch == 100
+    assert hand.graph is not None
+    graph = parse_graph(hand.graph)
+    assert [n.op for n in graph.nodes if n.op != "identity"] == ["input", "linear", "sigmoid", "linear"]
+    first, second = (n for n in graph.nodes if n.op == "linear")
+    # x @ W1 + b1: W1 is (in, out), the "+ b1" is folded into the layer; the second layer has no bias
+    assert (graph.tensor_shapes[first.attrs["weight"]], first.attrs["layout"]) == ((784, 16), "in_out")
+    assert first.attrs["bias"] is not None and graph.tensor_shapes[first.attrs["bias"]] == (16,)
+    assert (graph.tensor_shapes[second.attrs["weight"]], second.attrs["bias"]) == ((16, 10), None)
+    arch = analyse(hand.graph)
+    assert arch is not None and arch.affine == ((784, 16), (16, 10)) and arch.hidden_acts == ("sigmoid",)
+    assert arch.n_params == 784 * 16 + 16 + 16 * 10
+    assert hand.loss_kind == "cross_entropy" and hand.batch == 100 and graph.batch == 100
     assert len(hand.gradnorms) == 3 and len(hand.gradnorms[0]) == 2
+
+    seq = analyse(rec.runs[0].graph)
+    assert seq is not None and seq.affine == ((784, 32), (32, 10)) and seq.hidden_acts == ("relu",)
 
 
 def test_test_split_training_visible(probed: tuple[Path, dict]) -> None:
@@ -108,19 +129,40 @@ def test_test_split_training_visible(probed: tuple[Path, dict]) -> None:
 
 
 def test_export_weights_and_forward_trace(probed: tuple[Path, dict]) -> None:
+    import torch
+
     out, models = probed
     by_run = {m["run"]: m for m in models["models"]}
     seq = by_run[0]
     assert seq["normalize"] == pytest.approx([0.1307, 0.3081])
     last = by_run[3]  # the same module, trained last: its forward pass is traced and measured in the kernel
-    assert [x["op"] for x in last["fn_layers"]] == ["linear", "relu", "linear"]
+    assert last["fn_affine"] == [{"op": "linear", "weight_shape": [32, 784]},
+                                 {"op": "linear", "weight_shape": [10, 32]}]
+    assert _weight_shapes(last["graph"]) == [[32, 784], [10, 32]]
     assert 0.0 <= last["kernel_accuracy"] <= 1.0
-    import torch
 
-    weights = torch.load(out / seq["weights_file"], weights_only=True)
-    assert weights["L0.weight"].shape == (32, 784) and weights["L1.bias"].shape == (10,)
-    hand = torch.load(out / by_run[1]["weights_file"], weights_only=True)
-    assert hand["L0.weight"].shape == (16, 784), "x @ W weights are exported as (out, in)"
+    # the weights file holds exactly the graph's tensors, by key, of the traced shapes
+    for rec in models["models"]:
+        weights = torch.load(out / rec["weights_file"], weights_only=True)
+        assert {k: list(v.shape) for k, v in weights.items()} == rec["graph"]["tensors"], rec["key"]
+        assert all(v.dtype == torch.float32 for v in weights.values())
+    hand = by_run[1]
+    hand_weights = torch.load(out / hand["weights_file"], weights_only=True)
+    w1 = _affine(hand["graph"])[0]
+    assert hand_weights[w1["weight"]].shape == (784, 16) and w1["layout"] == "in_out", \
+        "x @ W weights are exported as written, with their layout in the graph"
+
+
+def test_exported_models_replay_to_the_kernel_accuracy(probed: tuple[Path, dict]) -> None:
+    from grader.evaluation.rebuild import evaluate_export
+
+    out, models = probed
+    images, labels = load_split(prepare("subset"), train=False)  # the split the kernel measured on
+    for rec in models["models"]:
+        result = evaluate_export(rec, out, images, labels)
+        assert result["verified"], (rec["key"], result["reason"])
+        if "kernel_accuracy" in rec:  # measured in the kernel with the student's own module
+            assert result["accuracy"] == pytest.approx(rec["kernel_accuracy"], abs=1e-3), rec["key"]
 
 
 def test_retrained_model_keeps_earlier_weights(probed: tuple[Path, dict]) -> None:
@@ -128,10 +170,13 @@ def test_retrained_model_keeps_earlier_weights(probed: tuple[Path, dict]) -> Non
 
     out, models = probed
     by_run = {m["run"]: m for m in models["models"]}
+    key = _affine(by_run[0]["graph"])[0]["weight"]
+    assert _affine(by_run[3]["graph"])[0]["weight"] == key  # same module, same trace
     first = torch.load(out / by_run[0]["weights_file"], weights_only=True)
     later = torch.load(out / by_run[3]["weights_file"], weights_only=True)
-    assert not torch.equal(first["L0.weight"], later["L0.weight"])
+    assert not torch.equal(first[key], later[key])
     assert any("re-trained" in e for e in by_run[0]["errors"])
+    assert "kernel_accuracy" not in by_run[0] and "fn_affine" not in by_run[0]
 
 
 FLUSH = textwrap.dedent("""

@@ -18,7 +18,7 @@ from grader.assignment import load_assignment
 from grader.pipeline import GradeOptions, grade_file
 from grader.reference.baseline import load_baseline
 from grader.report import render_class, render_student, write_reports
-from grader.report.view import param_count, truncate
+from grader.report.view import arch_row, truncate
 
 WIDTH = 32
 EPOCHS = 2
@@ -152,12 +152,35 @@ def test_write_reports(tmp_path: Path, results: tuple[dict[str, Any], ...],
 
 
 def test_helpers() -> None:
-    layers = [{"op": "linear", "in": 784, "out": 32, "bias": True}, {"op": "relu"},
-              {"op": "linear", "in": 32, "out": 10, "bias": False}]
-    assert param_count(layers) == 784 * 32 + 32 + 32 * 10
     assert truncate("abcdef", 3) == ("def", True) and truncate("ab", 3) == ("ab", False)
     with pytest.raises(ValueError):
         render_student({"submission": {"id": "x"}}, None, "fr")
+
+
+def test_param_count_of_a_traced_model_is_its_parameter_count() -> None:
+    """The report's parameter count is ``Architecture.n_params`` of the traced graph: every trainable tensor once."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from grader.recording.architecture import analyse
+    from grader.recording.probe_graph import trace_graph
+
+    torch.manual_seed(0)
+    shared = nn.Linear(32, 32)  # applied twice: counted once
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.BatchNorm1d(32), nn.ReLU(), shared, nn.ReLU(),
+                          shared, nn.PReLU(), nn.Dropout(0.1), nn.Linear(32, 10, bias=False))
+    x = torch.rand(16, 1, 28, 28)
+    trace = trace_graph(F.cross_entropy(model(x), torch.arange(16) % 10), list(model.modules()))
+    arch = analyse(trace["graph"])
+    assert arch is not None
+    expected = sum(p.numel() for p in model.parameters())  # BatchNorm's running stats are buffers: not counted
+    assert expected == 784 * 32 + 32 + 2 * 32 + 32 * 32 + 32 + 1 + 32 * 10
+    assert arch.n_params == expected
+    assert arch.to_dict()["params"] == expected
+
+    row = arch_row({"index": 0, "model": {"class": "Sequential", **arch.to_dict()}, "optimizer": {"class": "Adam"}})
+    assert row["params"] == expected and row["n_linear"] == 4 and row["hidden"] == 3
 
 
 def test_matplotlib_svg_is_inline_and_deterministic() -> None:

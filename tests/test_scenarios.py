@@ -25,6 +25,7 @@ from scenarios import (
     TEST_ACCURACY,
     TEST_LOADER_ACCURACY,
     check,
+    diagnoses,
     flag,
     flag_ids,
     matmul_model,
@@ -32,6 +33,7 @@ from scenarios import (
     module_list,
     relu6,
     sequential,
+    severe,
     sigmoid6,
     summary,
     train,
@@ -480,3 +482,45 @@ def test_invalid_json(workdir: Path) -> None:
     assert r["status"] == "invalid"
     _has(r["message"], "broken_notebook.ipynb", "not valid JSON")
     assert r["checks"] == [] and r["runs"] == []
+
+
+# ============================================================================ training-loop doctor
+def test_correct_notebooks_get_no_warning_or_error(perfect: dict[str, Any], styles: dict[str, Any],
+                                                   py_module: dict[str, Any]) -> None:
+    for r in (perfect, styles, py_module):
+        assert severe(r) == [], f"{summary(r)}\n{r['diagnoses']}"
+        assert all(not c.get("diagnoses") for c in r["checks"]), summary(r)
+
+
+def test_sigmoid_slow_start_is_info_with_gradient_evidence(perfect: dict[str, Any]) -> None:
+    found = diagnoses(perfect, "chance_plateau", 1)
+    assert len(found) == 1, perfect["diagnoses"]
+    d = found[0]
+    assert d["severity"] == "info" and d["evidence"]["cause"] == "vanishing_gradients"
+    assert d["evidence"]["grad_ratio_first_last"] < 0.01 and d["evidence"]["steps"] >= 50
+    assert d["lecture"] == "4. Activation Function: Sigmoid — 그래디언트 소실(Vanishing Gradient)"
+    assert "Sigmoid" in d["message"]["en"] and "그래디언트 소실" in d["message"]["ko"]
+
+
+def test_softmax_before_cross_entropy_is_a_diagnosis(softmax_adam_only: dict[str, Any]) -> None:
+    found = diagnoses(softmax_adam_only, "softmax_before_ce", 0)
+    assert len(found) == 1 and found[0]["severity"] == "warning", softmax_adam_only["diagnoses"]
+    assert "t1.structure" in found[0]["checks"]  # it passes (5 points) with a warning; the finding explains it
+    assert check(softmax_adam_only, "t1.structure")["points"] == 5
+
+
+def test_no_accuracy_credit_for_the_split_it_trained_on(test_split_cuda: dict[str, Any]) -> None:
+    r = test_split_cuda
+    acc = check(r, "t1.accuracy")
+    assert acc["status"] == "fail" and acc["points"] == 0, summary(r)
+    _has(acc["message"], "0 points", "trained on the test split", "not a test accuracy", "train split")
+    assert acc["evidence"]["trained_on_test"] is True and acc["evidence"]["accuracy"] is None
+    assert flag(r, "trained_on_test") is not None  # the flag stays
+    found = diagnoses(r, "trained_on_test", 0)
+    assert len(found) == 1 and found[0]["severity"] == "error" and "t1.accuracy" in found[0]["checks"]
+    unseen = found[0]["evidence"]["accuracy_unseen"]
+    assert (f"{unseen:.4f}" if unseen is not None else "was not measured") in acc["message"]
+
+
+def test_error_cells_outside_task_sections_are_not_task_errors(errors: dict[str, Any]) -> None:
+    assert diagnoses(errors, "task_cell_error") == [], errors["diagnoses"]  # no task headings in that notebook

@@ -72,7 +72,7 @@ def problem_result(entry: Entry, assignment: Assignment, mode: str, status: str 
             "graded_at": _now(), "data": {"mode": mode}, "status": status,
             "message": message or entry.problem,
             "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
-            "checks": [], "runs": [], "flags": [], "errors": [],
+            "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [],
             "versions": {"grader": __version__, "assignment": assignment.id,
                          "assignment_version": assignment.version, "torch": None}}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from grader.diagnosis.model import Diagnosis
 from grader.execution.runner import ExecutionReport
 from grader.recording.architecture import Architecture
 from grader.recording.events import Recording, Run
@@ -25,12 +26,19 @@ class EvaluatedRun:
     gradient_flow: list[float] | None = None
     notes: list[str] = field(default_factory=list)
     weight_conflicts: list[str] = field(default_factory=list)  # exported weights vs the training trace
+    # grader-measured accuracy on the train split, for a run that trained on the test split (else None)
+    accuracy_unseen: float | None = None
 
     @property
     def label(self) -> str:
         """Human name, e.g. ``run 2 (SGD, 784→256→…→10)``."""
         arch = self.arch.describe() if self.arch else "architecture unknown"
         return f"run {self.run.index + 1} ({self.run.torch_class}, {arch})"
+
+    @property
+    def trained_on_test(self) -> bool:
+        """True when an epoch of this run iterated over the test split (its test accuracy is not one)."""
+        return any(e.split == "test" for e in self.run.epochs)
 
 
 @dataclass
@@ -45,6 +53,7 @@ class CheckContext:
     mode: str
     template_texts: frozenset[str] = frozenset()  # markdown/comments of the starter: not the student's words
     memo: dict[str, Any] = field(default_factory=dict)
+    diagnoses: list[Diagnosis] = field(default_factory=list)  # the training-loop doctor's findings (grader.diagnosis)
 
     def notebook_cell(self, probe_cell: int) -> int:
         """Notebook cell index of a probe cell ordinal."""

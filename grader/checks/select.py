@@ -27,8 +27,6 @@ def hidden_problems(arch: Architecture | None, hidden: int, n_in: int, n_out: in
     missing = [i + 1 for i, a in enumerate(arch.hidden_acts) if a is None]
     if missing:
         problems.append(f"no activation after hidden layer(s) {missing}: stacked Linear layers collapse into one")
-    if arch.unsupported:
-        problems.append(f"it contains operations the grader cannot rebuild: {', '.join(arch.unsupported)}")
     return problems
 
 
@@ -110,6 +108,9 @@ def differences(a: EvaluatedRun, b: EvaluatedRun) -> list[str]:
         out.append(f"epochs {a.run.epochs_completed} vs {b.run.epochs_completed}")
     if a.run.batch != b.run.batch:
         out.append(f"batch size {a.run.batch} vs {b.run.batch}")
+    da, db = (a.arch.decorations() if a.arch else []), (b.arch.decorations() if b.arch else [])
+    if da != db:
+        out.append(f"layer decorations {' · '.join(da) or 'none'} vs {' · '.join(db) or 'none'}")
     return out
 
 

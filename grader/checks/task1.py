@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grader.checks.context import CheckContext
+from grader.checks.context import CheckContext, EvaluatedRun
 from grader.checks.registry import Outcome, Registry
 from grader.checks.select import relu_run
 
@@ -100,10 +100,25 @@ def loss_vs_reference(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
                    evidence=evidence)
 
 
+def _trained_on_test(er: EvaluatedRun) -> Outcome:
+    """No credit for an accuracy measured on the data the model learned from; the unseen split's, for information."""
+    acc = f"{er.accuracy:.4f}" if er.accuracy is not None else "(not measured)"
+    unseen = (f"the grader measured {er.accuracy_unseen:.4f} on the train split, which it did not see"
+              if er.accuracy_unseen is not None else
+              "its accuracy on the train split, which it did not see, was not measured")
+    return Outcome(False, f"0 points: {er.label} trained on the test split, so its test accuracy {acc} was measured "
+                          f"on images it learned from and is not a test accuracy; for information, {unseen}",
+                   evidence={"run": er.run.index, "accuracy": None, "trained_on_test": True,
+                             "accuracy_on_trained_split": er.accuracy,
+                             "accuracy_unseen": er.accuracy_unseen, "source": er.accuracy_source})
+
+
 def accuracy(ctx: CheckContext, p: dict[str, Any]) -> Outcome:
     er, why = relu_run(ctx, p)
     if er is None:
         return _no_run(why)
+    if er.trained_on_test:
+        return _trained_on_test(er)
     if er.accuracy is None:
         return Outcome(False, f"test accuracy could not be measured ({er.unverified_reason or 'no export'})")
     if er.accuracy_source != "grader":  # points come only from what the grader's own process measured

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grader.report.i18n import SEVERITY_MARKS
 from grader.report.i18n import STATUS_MARKS as _MARK
 
 
@@ -28,6 +29,9 @@ def format_result(res: dict[str, Any]) -> str:
             lines.append(f"     ⚠ {c['warning']}")
     for f in res["flags"]:
         lines.append(f"   ⚑ {f['id']}: {f['message']}")
+    for d in res.get("diagnoses", []):
+        mark, message = SEVERITY_MARKS.get(str(d.get("severity")), "ℹ"), (d.get("message") or {}).get("en", "")
+        lines.append(f"   {mark} {d.get('id')}: {message}")
     for e in res.get("errors", [])[:5]:
         lines.append(f"   cell index {e['cell_index']}: {e['ename']}: {e['evalue'][:160]}")
     return "\n".join(lines)

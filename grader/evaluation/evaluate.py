@@ -1,6 +1,6 @@
 """Trusted evaluation of every recorded run, in the grader's own process.
 
-Accuracy comes from the exported weights rebuilt here (``weights_only=True``); when a model
+Accuracy comes from the exported op graph replayed here with the exported tensors (``weights_only=True``); when a model
 cannot be rebuilt it is marked unverified and the in-kernel measurement is used instead.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from grader.checks.context import EvaluatedRun
 from grader.data.mnist import load_split
-from grader.evaluation.consistency import weight_conflicts
+from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
 from grader.recording.architecture import analyse
@@ -32,10 +32,6 @@ def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
         return {}
 
 
-def _ops(layers: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
-    return [(x.get("op"), x.get("in"), x.get("out")) for x in layers or [] if x.get("op") != "identity"]
-
-
 def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> list[EvaluatedRun]:
     """Measure accuracy and gradient flow for each run; never raises for a student's model."""
     exports = _exports(export_dir)
@@ -44,17 +40,17 @@ def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> l
     flows: dict[str, list[float] | None] = {}
     out = []
     for run in recording.runs:
-        er = EvaluatedRun(run, analyse(run.layers))
+        er = EvaluatedRun(run, analyse(run.graph))
         rec = exports.get(run.index)
         if rec is None:
             er.unverified_reason = "the model was not exported (the notebook did not reach the grader's last cell)"
         else:
             _measure(er, rec, export_dir, split)
-        if run.layers:
-            key = json.dumps(run.layers, sort_keys=True)
+        if run.graph:
+            key = json.dumps(run.graph, sort_keys=True)
             if key not in flows:
                 try:
-                    flows[key] = gradient_flow(run.layers, *split(True), seed=0)
+                    flows[key] = gradient_flow(run.graph, *split(True), seed=0)
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
@@ -73,7 +69,10 @@ def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Cal
         er.unverified_reason = res["reason"]
         if er.kernel_accuracy is not None:
             er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
-    er.weight_conflicts = weight_conflicts(rec, export_dir, er.run.layers)
-    fn = rec.get("fn_layers")
-    if fn is not None and _ops(fn) != _ops(er.run.layers):
+    if res["accuracy"] is not None and any(e.split == "test" for e in er.run.epochs):
+        unseen = evaluate_export(rec, export_dir, *split(True))  # it trained on test: measure on train
+        er.accuracy_unseen = unseen["accuracy"]
+    er.weight_conflicts = weight_conflicts(rec, export_dir, er.run.graph)
+    fn = rec.get("fn_affine")
+    if isinstance(fn, list) and not forward_trace_agrees(fn, er.run.graph):
         er.notes.append("the forward-pass trace and the training graph disagree about the layers")

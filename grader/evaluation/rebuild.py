@@ -1,18 +1,19 @@
-"""Rebuild a student's MLP from its recorded layer trace and measure its accuracy ourselves.
+"""Replay a student's model from its traced op graph and measure its accuracy ourselves.
 
 The probe inside the student's kernel exports two things per trained model:
 
-* ``layers`` -- a JSON-able list of layer specs in forward order (see :func:`rebuild`);
+* ``graph`` -- the JSON op graph traced from the run's autograd graph (``grader.recording.graph``);
 * a weights file -- a plain ``dict[str, Tensor]`` written with ``torch.save``.
 
-The grader never unpickles student objects: weights are loaded with ``weights_only=True``
-and the forward pass is rebuilt here from pure tensor operations.
+The grader never unpickles student objects and never runs student Python: tensors are loaded with
+``weights_only=True`` and the forward pass is replayed node by node through :data:`REPLAY`, an
+allow-list of tensor operations keyed by the op names of :data:`grader.recording.graph.OPS`.
+In eval mode (the default) Dropout is the identity and BatchNorm uses its running statistics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from grader.errors import GraderError
+from grader.recording.graph import Graph, GraphError, Node, parse_graph
 
 Forward = Callable[[Tensor], Tensor]
 
@@ -31,43 +33,6 @@ class UnverifiableModel(GraderError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"model cannot be verified: {reason}")
         self.reason = reason
-
-
-def _identity(x: Tensor) -> Tensor:
-    return x
-
-
-#: Parameter-free activation ops ("identity" stands for dropout and the like at eval time).
-_SIMPLE: dict[str, Forward] = {
-    "relu": F.relu,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "gelu": F.gelu,
-    "silu": F.silu,
-    "softmax": partial(F.softmax, dim=1),
-    "log_softmax": partial(F.log_softmax, dim=1),
-    "identity": _identity,
-}
-#: Activation ops with one float parameter: op -> (spec field, default).
-_PARAMETRIC: dict[str, tuple[str, float]] = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}
-
-SUPPORTED_OPS: frozenset[str] = frozenset({"linear", *_SIMPLE, *_PARAMETRIC})
-
-
-def activation(spec: dict[str, Any]) -> Forward:
-    """The function for a non-linear (activation or identity) layer spec."""
-    op = spec["op"]
-    if op in _SIMPLE:
-        return _SIMPLE[op]
-    if op not in _PARAMETRIC:
-        raise UnverifiableModel(f"unknown op {op!r}")
-    field, default = _PARAMETRIC[op]
-    value = spec.get(field, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UnverifiableModel(f"{op} has an invalid {field!r}: {value!r}")
-    if op == "leaky_relu":
-        return partial(F.leaky_relu, negative_slope=float(value))
-    return partial(F.elu, alpha=float(value))
 
 
 def load_weights(path: Path) -> dict[str, Tensor]:
@@ -101,111 +66,200 @@ def load_weights(path: Path) -> dict[str, Tensor]:
     return weights
 
 
+Op = Callable[[list[Tensor], Node, dict[str, Tensor], bool], Tensor]
+
+
+def _t(tensors: dict[str, Tensor], node: Node, attr: str) -> Tensor | None:
+    key = node.tensor(attr)
+    return tensors[key] if key is not None else None
+
+
+def _linear(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    w = _t(ts, n, "weight")
+    assert w is not None
+    return F.linear(xs[0], w.t() if n.attrs["layout"] == "in_out" else w, _t(ts, n, "bias"))
+
+
+def _conv(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    w, a = _t(ts, n, "weight"), n.attrs
+    assert w is not None
+    fn = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}.get(w.dim())
+    if fn is None:
+        raise UnverifiableModel(f"a conv weight of {w.dim()} dimensions")
+    return fn(xs[0], w, _t(ts, n, "bias"), a["stride"], a["padding"], a["dilation"], a["groups"])  # type: ignore[operator]
+
+
+def _batch_norm(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    rm, rv = _t(ts, n, "running_mean"), _t(ts, n, "running_var")
+    batch_stats = train or rm is None or rv is None  # torch's rule: no running statistics -> batch statistics
+    return F.batch_norm(xs[0], None if batch_stats else rm, None if batch_stats else rv, _t(ts, n, "weight"),
+                        _t(ts, n, "bias"), training=batch_stats, eps=float(n.attrs["eps"]))
+
+
+def _layer_norm(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    return F.layer_norm(xs[0], n.attrs["normalized_shape"], _t(ts, n, "weight"), _t(ts, n, "bias"),
+                        float(n.attrs["eps"]))
+
+
+def _pool(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    a, dims = n.attrs, xs[0].dim() - 2
+    if n.op == "max_pool":
+        fn = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[dims]
+        return fn(xs[0], a["kernel_size"], a["stride"], a["padding"], a["dilation"], ceil_mode=a["ceil_mode"])  # type: ignore[operator]
+    if n.op == "avg_pool":
+        return F.avg_pool2d(xs[0], a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"],
+                            a["count_include_pad"], a["divisor_override"])
+    size = tuple(n.shape[1:]) if n.shape else None
+    if not size:
+        raise UnverifiableModel(f"{n.op} without an output size")
+    fn2 = F.adaptive_avg_pool2d if n.op == "adaptive_avg_pool" else F.adaptive_max_pool2d
+    return fn2(xs[0], size)  # type: ignore[arg-type,no-any-return]
+
+
+def _reshape(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    if n.shape is None:
+        raise UnverifiableModel("a reshape without a target shape")
+    return xs[0].reshape(xs[0].shape[0], *n.shape)
+
+
+def _merge(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    other = _t(ts, n, "other")
+    a, b = (xs[0], xs[1]) if other is None else ((other, xs[0]) if n.attrs["other_first"] else (xs[0], other))
+    alpha = n.attrs["alpha"]
+    if n.op == "add":
+        return torch.add(a, b, alpha=alpha)
+    if n.op == "sub":
+        return torch.sub(a, b, alpha=alpha)
+    if n.op == "mul":
+        return torch.mul(a, b)
+    if n.op == "div":
+        return torch.div(a, b)
+    return torch.maximum(a, b)
+
+
+def _act(fn: Callable[..., Tensor], *attrs: str) -> Op:
+    def apply(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+        return fn(xs[0], *(n.attrs[a] for a in attrs))
+    return apply
+
+
+def _elu(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    a = n.attrs
+    return torch.ops.aten.elu(xs[0], a["alpha"], a["scale"], a["input_scale"])  # type: ignore[no-any-return]
+
+
+def _prelu(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    w = _t(ts, n, "weight")
+    assert w is not None
+    return F.prelu(xs[0], w)
+
+
+def _reduce(fn: Callable[..., Tensor]) -> Op:
+    def apply(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+        return fn(xs[0], dim=n.attrs["dim"], keepdim=n.attrs["keepdim"])
+    return apply
+
+
+def _first(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    return xs[0]
+
+
+#: The allow-list: every op the grader will execute, by the op names of ``grader.recording.graph.OPS``.
+REPLAY: dict[str, Op] = {
+    "linear": _linear, "conv": _conv, "batch_norm": _batch_norm, "layer_norm": _layer_norm,
+    "dropout": _first, "identity": _first, "reshape": _reshape,
+    "relu": _act(F.relu), "sigmoid": _act(torch.sigmoid), "tanh": _act(torch.tanh),
+    "leaky_relu": _act(F.leaky_relu, "negative_slope"), "elu": _elu, "selu": _act(F.selu),
+    "gelu": lambda xs, n, ts, train: F.gelu(xs[0], approximate=n.attrs["approximate"]), "silu": _act(F.silu),
+    "softplus": _act(F.softplus, "beta", "threshold"),
+    "hardtanh": _act(F.hardtanh, "min_val", "max_val"), "relu6": _act(F.relu6), "prelu": _prelu,
+    "mish": _act(F.mish), "hardswish": _act(F.hardswish), "hardsigmoid": _act(F.hardsigmoid),
+    "softmax": _act(F.softmax, "dim"), "log_softmax": _act(F.log_softmax, "dim"),
+    "max_pool": _pool, "avg_pool": _pool, "adaptive_avg_pool": _pool, "adaptive_max_pool": _pool,
+    "transpose": _act(torch.transpose, "dim0", "dim1"), "permute": _act(torch.permute, "dims"),
+    "add": _merge, "sub": _merge, "mul": _merge, "div": _merge, "maximum": _merge,
+    "cat": lambda xs, n, ts, train: torch.cat(xs, n.attrs["dim"]),
+    "stack": lambda xs, n, ts, train: torch.stack(xs, n.attrs["dim"]),
+    "max_dim": lambda xs, n, ts, train: torch.amax(xs[0], n.attrs["dim"], n.attrs["keepdim"]),
+    "mean": _reduce(torch.mean), "sum": _reduce(torch.sum),
+}
+
+
 def _shape(t: Tensor) -> str:
     return "(" + ", ".join(str(d) for d in t.shape) + ")"
 
 
-def _tensor(weights: dict[str, Tensor], key: Any, what: str, index: int) -> Tensor:
-    if not isinstance(key, str):
-        raise UnverifiableModel(f"layer {index}: {what} key {key!r} is not a string")
-    if key not in weights:
-        raise UnverifiableModel(f"layer {index}: {what} {key!r} is missing from the weights file")
-    t = weights[key]
-    if not t.is_floating_point():
-        raise UnverifiableModel(f"{what} {key!r} has non-float dtype {t.dtype}")
-    if not torch.isfinite(t).all():
-        raise UnverifiableModel(f"{what} {key!r} contains NaN or infinite values")
-    return t.detach().to(device="cpu", dtype=torch.float32)
+def _check_tensors(graph: Graph, weights: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The graph's tensors from the weights file: present, float, finite, of the traced shapes."""
+    out = {}
+    for key, shape in graph.tensor_shapes.items():
+        if key not in weights:
+            raise UnverifiableModel(f"tensor {key!r} is missing from the weights file")
+        t = weights[key]
+        if not t.is_floating_point():
+            raise UnverifiableModel(f"tensor {key!r} has non-float dtype {t.dtype}")
+        if tuple(t.shape) != shape:
+            raise UnverifiableModel(f"tensor {key!r} has shape {_shape(t)} but the trace says {shape}")
+        if not torch.isfinite(t).all():
+            raise UnverifiableModel(f"tensor {key!r} contains NaN or infinite values")
+        out[key] = t.to(device="cpu", dtype=torch.float32)  # keeps autograd (gradient flow)
+    return out
 
 
-def _int(spec: dict[str, Any], field: str, index: int) -> int:
-    value = spec.get(field)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UnverifiableModel(f"layer {index} (linear) has an invalid {field!r}: {value!r}")
-    return value
+def check_replayable(graph: Graph) -> None:
+    """Raise :class:`UnverifiableModel` naming the first op the grader does not execute."""
+    for n in graph.nodes:
+        if n.op == "unsupported":
+            raise UnverifiableModel(f"the model uses an operation outside the grader's allow-list: "
+                                    f"{n.attrs.get('name')} (node {n.id})")
+        if n.op != "input" and n.op not in REPLAY:
+            raise UnverifiableModel(f"op {n.op!r} (node {n.id}) is not replayable")
+    if not any(n.kind == "affine" for n in graph.nodes):
+        raise UnverifiableModel("the graph has no affine (Linear/Conv) layer")
 
 
-def validate_layers(layers: list[dict[str, Any]]) -> None:
-    """Check that every op in ``layers`` is supported and that linear ``in``/``out`` chain up.
+def rebuild(graph: Graph | dict[str, Any], weights: dict[str, Tensor], train: bool = False) -> Forward:
+    """The forward function of a traced model, replayed op by op through :data:`REPLAY`.
 
-    Checks only the trace itself (no tensors); raises :class:`UnverifiableModel` otherwise.
+    ``graph`` is a parsed :class:`Graph` (or the probe's dict); ``weights`` the tensors by key.
+    ``train=False`` is eval mode (Dropout off, BatchNorm running statistics); ``train=True`` uses
+    batch statistics (Dropout still off: the grader's replay is deterministic). The returned
+    function takes a batch of images (any shape with the model's input size per sample), reshapes
+    it to each input node's shape and returns the output node's value in float32. Raises
+    :class:`UnverifiableModel` with a specific reason if the graph is not replayable or its
+    tensors do not match it.
     """
-    if not isinstance(layers, list) or not layers:
-        raise UnverifiableModel("the trace has no layers")
-    previous_out: int | None = None
-    for i, spec in enumerate(layers):
-        if not isinstance(spec, dict) or "op" not in spec:
-            raise UnverifiableModel(f"layer {i} is not a layer spec: {spec!r}")
-        op = spec["op"]
-        if op == "unsupported":
-            raise UnverifiableModel(f"layer {i} is unsupported ({spec.get('name', 'unknown')})")
-        if op not in SUPPORTED_OPS:
-            raise UnverifiableModel(f"layer {i} has unknown op {op!r}")
-        if op != "linear":
-            try:
-                activation(spec)
-            except UnverifiableModel as exc:
-                raise UnverifiableModel(f"layer {i}: {exc.reason}") from None
-            continue
-        n_in, n_out = _int(spec, "in", i), _int(spec, "out", i)
-        if previous_out is not None and n_in != previous_out:
-            raise UnverifiableModel(
-                f"layer {i} (linear) takes {n_in} inputs but the previous linear layer gives {previous_out}"
-            )
-        previous_out = n_out
-    if previous_out is None:
-        raise UnverifiableModel("the trace has no linear layer")
-
-
-def rebuild(layers: list[dict[str, Any]], weights: dict[str, Tensor]) -> Forward:
-    """Rebuild the forward function of an MLP from its layer trace and weights.
-
-    ``layers`` holds, in forward order, ``{"op": "linear", "weight": key, "bias": key | None,
-    "in": int, "out": int}`` specs (weight shape ``(out, in)``, bias ``(out,)``) and activation
-    specs (``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``elu``, ``gelu``, ``silu``,
-    ``softmax``, ``log_softmax``, ``identity``). Returns a function that flattens its input to
-    ``(N, in_features)`` and applies the ops in float32. Raises :class:`UnverifiableModel` with a
-    specific reason if the trace is unsupported or does not agree with the tensors.
-    """
-    validate_layers(layers)
-    ops: list[Forward] = []
-    in_features: int | None = None
-    for i, spec in enumerate(layers):
-        op = spec["op"]
-        if op != "linear":
-            ops.append(activation(spec))
-            continue
-        n_in, n_out = spec["in"], spec["out"]
-        if in_features is None:
-            in_features = n_in
-        w = _tensor(weights, spec.get("weight"), "weight", i)
-        if tuple(w.shape) != (n_out, n_in):
-            raise UnverifiableModel(
-                f"weight {spec['weight']!r} has shape {_shape(w)} but the trace says ({n_out}, {n_in})"
-            )
-        b: Tensor | None = None
-        if spec.get("bias") is not None:
-            b = _tensor(weights, spec["bias"], "bias", i)
-            if tuple(b.shape) != (n_out,):
-                raise UnverifiableModel(
-                    f"bias {spec['bias']!r} has shape {_shape(b)} but the trace says ({n_out},)"
-                )
-        ops.append(partial(F.linear, weight=w, bias=b))
-    assert in_features is not None  # validate_layers guarantees a linear layer
-    n_features = in_features
+    if not isinstance(graph, Graph):
+        try:
+            graph = parse_graph(graph)
+        except GraphError as exc:
+            raise UnverifiableModel(exc.reason) from None
+    check_replayable(graph)
+    tensors = _check_tensors(graph, weights)
+    g = graph
 
     def forward(x: Tensor) -> Tensor:
-        x = x.reshape(x.shape[0], -1).to(torch.float32)
-        if x.shape[1] != n_features:
-            raise UnverifiableModel(
-                f"input has {x.shape[1]} features per sample but the first linear layer takes {n_features}"
-            )
-        for fn in ops:
-            x = fn(x)
-        return x
+        x = x.to(torch.float32)
+        values: dict[int, Tensor] = {}
+        for n in g.nodes:
+            if n.op == "input":
+                shape = n.shape or ()
+                if x[0].numel() != _numel(shape):
+                    raise UnverifiableModel(f"input has {x[0].numel()} values per sample but the model takes "
+                                            f"{_numel(shape)} ({'×'.join(map(str, shape))})")
+                values[n.id] = x.reshape(x.shape[0], *shape)
+                continue
+            values[n.id] = REPLAY[n.op]([values[i] for i in n.inputs], n, tensors, train)
+        return values[g.output]
 
     return forward
 
+
+def _numel(shape: tuple[int, ...]) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
 
 def measure_accuracy(
     forward: Forward,
@@ -237,34 +291,44 @@ def measure_accuracy(
     return correct / n
 
 
+def weights_path(record: dict[str, Any], export_dir: Path) -> Path:
+    """The export record's weights file inside ``export_dir``; :class:`UnverifiableModel` otherwise."""
+    name = record.get("weights_file")
+    if not isinstance(name, str) or not name:
+        raise UnverifiableModel("the export record names no weights file")
+    path = (Path(export_dir) / name).resolve()
+    if Path(export_dir).resolve() not in path.parents:
+        raise UnverifiableModel(f"weights file {name!r} lies outside the export folder")
+    if not path.is_file():
+        raise UnverifiableModel(f"weights file {name} does not exist")
+    return path
+
+
+def _normalize(record: dict[str, Any]) -> tuple[float, float] | None:
+    normalize = record.get("normalize")
+    if normalize is None:
+        return None
+    if not isinstance(normalize, (list, tuple)) or len(normalize) != 2:
+        raise UnverifiableModel(f"normalize must be [mean, std] or null, got {normalize!r}")
+    return float(normalize[0]), float(normalize[1])
+
+
 def evaluate_export(
     record: dict[str, Any], export_dir: Path, images: Tensor, labels: Tensor
 ) -> dict[str, Any]:
-    """Rebuild one exported model record and measure its accuracy.
+    """Replay one exported model record in eval mode and measure its accuracy.
 
-    ``record`` is ``{"key", "layers", "weights_file", "normalize"}``; the weights file is looked up
+    ``record`` is ``{"key", "graph", "weights_file", "normalize"}``; the weights file is looked up
     in ``export_dir``. Returns ``{"accuracy": float | None, "verified": bool, "reason": str | None}``;
-    a model that cannot be rebuilt gives ``accuracy=None``, ``verified=False`` and the reason.
+    a model that cannot be replayed gives ``accuracy=None``, ``verified=False`` and the reason.
     """
     try:
-        name = record.get("weights_file")
-        if not isinstance(name, str) or not name:
-            raise UnverifiableModel("the export record names no weights file")
-        path = (Path(export_dir) / name).resolve()
-        if Path(export_dir).resolve() not in path.parents:
-            raise UnverifiableModel(f"weights file {name!r} lies outside the export folder")
-        if not path.is_file():
-            raise UnverifiableModel(f"weights file {name} does not exist")
-        normalize = record.get("normalize")
-        norm: tuple[float, float] | None = None
-        if normalize is not None:
-            if not isinstance(normalize, (list, tuple)) or len(normalize) != 2:
-                raise UnverifiableModel(f"normalize must be [mean, std] or null, got {normalize!r}")
-            norm = (float(normalize[0]), float(normalize[1]))
-        forward = rebuild(record.get("layers"), load_weights(path))  # type: ignore[arg-type]
+        path = weights_path(record, export_dir)
+        norm = _normalize(record)
+        forward = rebuild(record.get("graph"), load_weights(path))  # type: ignore[arg-type]
         accuracy = measure_accuracy(forward, images, labels, norm)
     except UnverifiableModel as exc:
         return {"accuracy": None, "verified": False, "reason": exc.reason}
-    except (RuntimeError, ValueError, TypeError) as exc:
-        return {"accuracy": None, "verified": False, "reason": f"forward pass failed: {exc}"}
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError) as exc:
+        return {"accuracy": None, "verified": False, "reason": f"forward pass failed: {type(exc).__name__}: {exc}"}
     return {"accuracy": accuracy, "verified": True, "reason": None}

@@ -12,19 +12,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+from grader.integrations.why import why_lines
+
 PAYLOAD_VERSION = 1
 _TEST_STATUS = {"pass": "pass", "partial": "fail", "fail": "fail", "error": "error", "pending": "pass"}
 _BROKEN = ("invalid", "timeout", "kernel_died")
 
 
-def _test(check: dict[str, Any]) -> dict[str, Any]:
-    """One reporter test for one check."""
+def _test(check: dict[str, Any], result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One reporter test for one check (with the training-loop findings that explain it)."""
     pending = bool(check.get("pending"))
     message = str(check.get("message") or "")
     if pending:
         message = f"pending instructor review ({check.get('max', 0):g} points, not in this score): {message}"
     elif check.get("warning"):
         message = f"{message} (warning: {check['warning']})"
+    why = why_lines(check, result or {})
+    if why:
+        message = " — ".join([message, *why])
     name = f"{check['id']} ({check.get('points', 0):g}/{check.get('max', 0):g})" if not pending \
         else f"{check['id']} (?/{check.get('max', 0):g}, pending review)"
     return {"name": name, "status": _TEST_STATUS.get(str(check.get("status")), "error"),
@@ -48,7 +53,7 @@ def classroom_payload(result: dict[str, Any], auto_max: float | None = None) -> 
     ``auto_max`` (the rubric's auto-gradable maximum) replaces a zero ``score.auto_max``, which an
     ungradable submission has: the reporter ignores runners whose ``max_score`` is 0.
     """
-    tests = [_test(c) for c in result.get("checks", [])]
+    tests = [_test(c, result) for c in result.get("checks", [])]
     if result.get("status") in _BROKEN:
         tests.append({"name": "submission", "status": "error", "score": 0,
                       "message": str(result.get("message") or result.get("status")), "test_code": "",

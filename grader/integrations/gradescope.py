@@ -21,6 +21,7 @@ from typing import Any
 from grader import __version__
 from grader.assignment import Assignment, load_assignment
 from grader.integrations.gradescope_zip import build_autograder_zip
+from grader.integrations.why import finding_lines, why_lines
 
 __all__ = ["AutograderRun", "autograder_root", "build_autograder_zip", "find_submission", "invalid_result",
            "results_json", "run_autograder", "write_results"]
@@ -54,8 +55,9 @@ def _numbers(assignment: Assignment) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _test(check: dict[str, Any], numbers: dict[str, tuple[str, str]], visibility: str) -> dict[str, Any]:
-    """One Gradescope test for one check."""
+def _test(check: dict[str, Any], numbers: dict[str, tuple[str, str]], visibility: str,
+          result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One Gradescope test for one check (with the training-loop findings that explain it)."""
     number, title = numbers.get(check["id"], ("", check.get("task", "")))
     pending = bool(check.get("pending"))
     output = str(check.get("message") or "")
@@ -66,6 +68,8 @@ def _test(check: dict[str, Any], numbers: dict[str, tuple[str, str]], visibility
         output = f"Partial credit ({check.get('points', 0):g}/{check.get('max', 0):g}): {output}"
     if check.get("warning"):
         output += f"\nWarning: {check['warning']}"
+    for line in why_lines(check, result or {}):
+        output += f"\n{line}"
     name = f"{check['id']} ({title})" + (" - pending instructor review" if pending else "")
     return {"name": name, "number": number, "score": 0.0 if pending else float(check.get("points") or 0),
             "max_score": 0.0 if pending else float(check.get("max") or 0),
@@ -89,6 +93,8 @@ def _failed_tests(message: str, assignment: Assignment, visibility: str) -> list
 def _accuracy(result: dict[str, Any]) -> float | None:
     """Grader-measured test accuracy of the six-hidden-layer ReLU run (task 1), if any."""
     checks = {c["id"]: c for c in result.get("checks", [])}
+    if (checks.get("t1.accuracy", {}).get("evidence") or {}).get("trained_on_test"):
+        return None  # measured on the split it trained on: not a test accuracy, not on the leaderboard
     value = (checks.get("t1.accuracy", {}).get("evidence") or {}).get("accuracy")
     if value is not None:
         return float(value)
@@ -121,6 +127,10 @@ def _summary(result: dict[str, Any], assignment: Assignment, note: str | None) -
     flags = [f"- `{f['id']}`: {f.get('message', '')}" for f in result.get("flags", [])]
     if flags:
         lines += ["\nIntegrity flags (0 points, shown to your instructor):", *flags]
+    found = [d for d in result.get("diagnoses", []) if d.get("severity") in ("error", "warning")]
+    if found:
+        lines.append("\nWhat happened in training (학습에서 일어난 일):")
+        lines += [f"- **{d.get('severity')}** `{d.get('id')}`: " + "<br>".join(finding_lines(d)) for d in found]
     acc = _accuracy(result)
     if acc is not None:
         lines.append(f"\nTest accuracy of your six-hidden-layer ReLU model (measured by the grader): {acc:.4f}")
@@ -146,7 +156,7 @@ def results_json(result: dict[str, Any], assignment: Assignment, execution_time:
         score = 0.0
     else:
         numbers = _numbers(assignment)
-        tests = [_test(c, numbers, visibility) for c in result.get("checks", [])]
+        tests = [_test(c, numbers, visibility, result) for c in result.get("checks", [])]
         score = round(sum(t["score"] for t in tests), 2)
     if execution_time is None:
         execution_time = float((result.get("timings") or {}).get("total_s") or 0.0)
@@ -178,7 +188,7 @@ def invalid_result(message: str, assignment: Assignment, mode: str, path: Path |
                            "sha256": None, "kind": None},
             "data": {"mode": mode}, "status": "invalid", "message": message,
             "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
-            "checks": [], "runs": [], "flags": [], "errors": [],
+            "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [],
             "versions": {"grader": __version__, "assignment": assignment.id,
                          "assignment_version": assignment.version}}
 

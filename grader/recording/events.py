@@ -36,7 +36,7 @@ class Run:
     model_id: int | None
     model_cls: str | None
     input_shape: list[int] | None
-    layers: list[dict[str, Any]] | None
+    graph: dict[str, Any] | None               # the op graph traced at the first backward (grader.recording.graph)
     loss_kind: str | None
     batch: int | None
     cell: int
@@ -80,6 +80,7 @@ class Recording:
     probe_errors: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
     guard: list[dict[str, Any]] = field(default_factory=list)  # tamper evidence (probe_guard)
+    doctor: list[dict[str, Any]] = field(default_factory=list)  # training-loop evidence (probe_doctor)
     bad_lines: int = 0
     code_cells: list[int] = field(default_factory=list)  # notebook index of each code cell the kernel ran
 
@@ -141,6 +142,8 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
             rec.probe_errors.append(ev)
         elif kind == "guard":
             rec.guard.append(ev)
+        elif kind == "doctor":
+            rec.doctor.append(ev)
         elif kind == "end":
             rec.end = ev
         elif kind == "_bad":
@@ -168,7 +171,8 @@ def _new_run(ev: dict[str, Any], rec: Recording) -> Run:
         index=int(ev["run"]), opt_id=int(ev["opt"]),
         optimizer={k: opt.get(k) for k in ("cls", "torch_cls", "hparams")},
         model_id=model_id, model_cls=model.get("cls"), input_shape=model.get("input_shape"),
-        layers=ev.get("layers"), loss_kind=ev.get("loss"), batch=ev.get("batch"), cell=int(ev.get("cell", 0)),
+        graph=ev.get("graph") if isinstance(ev.get("graph"), dict) else None, loss_kind=ev.get("loss"),
+        batch=ev.get("batch"), cell=int(ev.get("cell", 0)),
     )
 
 

@@ -7,7 +7,7 @@ dead kernel keeps what was already streamed. Every hook body catches its own exc
 here must never break the student's code.
 
 Events (field ``ev``): hello, dataset, loader_iter, model, optimizer, run, gradnorm, steps,
-probe_error, end. See ``grader.recording.events`` for the reader.
+probe_error, doctor (from probe_doctor), end. See ``grader.recording.events`` for the reader.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Probe:
         self.roots: dict[int, Any] = {}          # id(module) -> module (kept alive: it may be exported)
         self.root_shapes: dict[int, list[int]] = {}
         self.opt_runs: dict[int, int] = {}       # id(optimizer) -> run index
-        self.runs: list[dict[str, Any]] = []     # per run: opt, params, layers, buffers
+        self.runs: list[dict[str, Any]] = []     # per run: opt, model, graph, tensors, steps
         self.step_depth: dict[int, int] = {}
         self.step_live: dict[int, bool] = {}
         self.empty_steps: dict[int, int] = {}    # id(optimizer) -> steps that had no gradient
@@ -58,6 +58,7 @@ class Probe:
         self.n_errors = 0
         self.handles: list[Any] = []
         self.originals: dict[str, Any] = {}
+        self.doctor: Any = None                  # probe_doctor.Doctor: training-loop evidence on sampled steps
 
     # ---------------------------------------------------------------- output
     def emit(self, ev: str, **fields: Any) -> None:
@@ -85,6 +86,8 @@ class Probe:
 
     def forward_post(self, mod: Any, args: Any, out: Any) -> None:
         self.depth = max(0, self.depth - 1)
+        if not self.depth and self.doctor is not None:
+            self.doctor.root_forward(mod, args)
 
     def new_root(self, mod: Any, args: Any) -> None:
         if isinstance(mod, torch.nn.modules.loss._Loss):
@@ -125,16 +128,20 @@ class Probe:
             self.step_live[id(opt)] = live
             if not live:
                 self.empty_steps[id(opt)] = self.empty_steps.get(id(opt), 0) + 1
+                if self.doctor is not None:
+                    self.doctor.idle_step(opt)
                 return
             k = self.opt_runs.get(id(opt))
             if k is None:
                 k = self.new_run(opt)
             run = self.runs[k]
             if run["steps"] < self.cfg.get("grad_steps", 3) and run["weights"]:
-                grads = [w.grad for w, _ in run["weights"]]
+                grads = [w.grad for w in run["weights"]]
                 if all(g is not None for g in grads):
                     norms = torch._foreach_norm(grads)
                     self.emit("gradnorm", run=k, step=run["steps"], norms=[float(x) for x in norms])
+            if self.doctor is not None and run["steps"] in self.doctor.steps:
+                self.doctor.before_step(k, run, opt)
         except Exception as exc:
             self.error("step_pre", exc)
 
@@ -146,6 +153,8 @@ class Probe:
         try:
             run = self.runs[self.opt_runs[id(opt)]]
             run["steps"] += 1
+            if self.doctor is not None and run["steps"] in self.doctor.steps:
+                self.doctor.after_step(self.opt_runs[id(opt)], run, opt)
             loss, self.pending_loss = self.pending_loss, None
             run["buf"].append(loss if loss is not None else torch.tensor(float("nan")))
             run["iters"].append(self.current_iter)
@@ -162,18 +171,17 @@ class Probe:
         if model is not None and not ids & {id(p) for p in self.roots[model].parameters()}:
             model = None
         trace = self.last_trace if self.last_trace and ids & self.last_trace["param_ids"] else None
-        for prev in self.runs:  # a new run re-training an earlier run's tensors: keep that run's weights
-            if "snapshot" not in prev and any(id(w) in ids for w, _ in prev["weights"]):
-                prev["snapshot"] = ([(w.detach().clone(), s) for w, s in prev["weights"]],
-                                    [None if b is None else b.detach().clone() for b in prev["biases"]])
+        for prev in self.runs:  # a new run re-training an earlier run's tensors: keep that run's tensors
+            if "snapshot" not in prev and any(id(t) in ids for t in prev["tensors"].values()):
+                prev["snapshot"] = {k: t.detach().clone() for k, t in prev["tensors"].items()}
         k = len(self.runs)
         self.opt_runs[id(opt)] = k
         self.runs.append({"opt": opt, "model": model, "steps": 0, "buf": [], "iters": [], "first": 0, "last_iter": -1,
                           "weights": trace["weights"] if trace else [],
-                          "biases": trace["biases"] if trace else [],
-                          "layers": trace["layers"] if trace else None})
+                          "tensors": trace["tensors"] if trace else {},
+                          "graph": trace["graph"] if trace else None})
         self.emit("run", run=k, opt=id(opt), model=model,
-                  layers=trace["layers"] if trace else None,
+                  graph=trace["graph"] if trace else None,
                   loss=trace["loss"] if trace else None,
                   batch=trace["batch"] if trace else None,
                   param_overlap=len(ids & trace["param_ids"]) if trace else 0, n_opt_params=len(ids))
@@ -203,7 +211,8 @@ class Probe:
                 self.pending_loss = tensors.detach()
                 if self.trace_wanted and tensors.grad_fn is not None:
                     self.trace_wanted = False
-                    self.last_trace = sys.modules["_grader_probe_graph"].trace_graph(tensors)
+                    modules = [m for r in self.roots.values() for m in r.modules()]
+                    self.last_trace = sys.modules["_grader_probe_graph"].trace_graph(tensors, modules)
         except Exception as exc:
             self.error("backward", exc)
         return self.originals["backward"](tensors, *args, **kwargs)
@@ -325,6 +334,9 @@ def install(config: dict[str, Any]) -> Probe:
     mnist = sys.modules.get("_grader_probe_mnist")  # loaded beside this module by the set-up cell
     if mnist is not None:
         mnist.install(p)
+    doctor = sys.modules.get("_grader_probe_doctor")  # loaded beside this module by the set-up cell
+    if doctor is not None:
+        p.doctor = doctor.Doctor(p)
     guard = sys.modules.get("_grader_probe_guard")  # after every hook: it records them as the expected state
     if guard is not None:
         guard.install(p)

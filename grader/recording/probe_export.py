@@ -1,9 +1,10 @@
 """The probe's last act, run by the cell the grader appends (even after errors and timeouts).
 
-Imports only the standard library and torch. For every recorded run it writes the architecture
-(the autograd-graph trace, plus a TorchFunctionMode trace of one forward pass where the model is
-an ``nn.Module``) to ``models.json`` and the weights as a plain tensor dict (``torch.save``), which
-the grader loads with ``weights_only=True``. Never raises: failures are recorded in the file.
+Imports only the standard library and torch. For every recorded run it writes the op graph traced
+at the run's first backward (plus the affine ops of one eval-mode forward pass, traced with a
+TorchFunctionMode, where the model is an ``nn.Module``) to ``models.json``, and every tensor the
+graph references (parameters, BatchNorm running statistics, constants) as a plain tensor dict
+(``torch.save``), which the grader loads with ``weights_only=True``. Never raises: failures are recorded in the file.
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-_FN_ACTIVATIONS = {
-    "relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh",
-    "tanh_": "tanh", "leaky_relu": "leaky_relu", "leaky_relu_": "leaky_relu", "elu": "elu",
-    "elu_": "elu", "gelu": "gelu", "silu": "silu", "softmax": "softmax", "log_softmax": "log_softmax",
-}
 _FN_MATMUL = {"matmul", "mm", "__matmul__", "__rmatmul__"}
+_FN_CONV = {"conv1d", "conv2d", "conv3d"}
 
 
 class _FnTrace(TorchFunctionMode):
-    """Records linear/matmul-with-parameter and activation calls of one forward pass."""
+    """Records the affine ops (linear, conv, matmul with a parameter) of one forward pass."""
 
     def __init__(self, param_ids: set[int]) -> None:
         super().__init__()
@@ -42,17 +39,13 @@ class _FnTrace(TorchFunctionMode):
 
     def _note(self, name: str, args: Any) -> None:
         if name == "linear" and len(args) > 1:
-            w = args[1]
-            self.ops.append({"op": "linear", "in": int(w.shape[1]), "out": int(w.shape[0])})
-        elif name in _FN_MATMUL and len(args) > 1:
-            w = next((a for a in args[:2] if isinstance(a, torch.Tensor) and self._is_param(a)), None)
+            self.ops.append({"op": "linear", "weight_shape": list(args[1].shape)})
+        elif name in _FN_CONV and len(args) > 1:
+            self.ops.append({"op": "conv", "weight_shape": list(args[1].shape)})
+        elif name in _FN_MATMUL | {"addmm"} and len(args) > 1:
+            w = next((a for a in args[:3] if isinstance(a, torch.Tensor) and self._is_param(a)), None)
             if w is not None and w.dim() == 2:
-                self.ops.append({"op": "linear", "in": int(w.shape[0]), "out": int(w.shape[1])})
-        elif name == "addmm" and len(args) > 2:
-            w = args[2]
-            self.ops.append({"op": "linear", "in": int(w.shape[0]), "out": int(w.shape[1])})
-        elif name in _FN_ACTIVATIONS:
-            self.ops.append({"op": _FN_ACTIVATIONS[name]})
+                self.ops.append({"op": "linear", "weight_shape": list(w.shape), "matmul": True})
 
     def _is_param(self, t: torch.Tensor) -> bool:
         return id(t) in self.param_ids or id(getattr(t, "_base", None)) in self.param_ids
@@ -77,19 +70,22 @@ def _kernel_accuracy(model: Any, shape: list[int], norm: Any, test: Any) -> floa
     x = images.float() / 255.0
     if norm:
         x = (x - norm[0]) / norm[1]
-    x = x.reshape(-1, *shape[1:]).to(dev)
+    x = x.reshape(-1, *shape[1:])
     was_training = model.training
     model.eval()
     try:
+        correct = 0
         with torch.no_grad():
-            out = model(x)
-            out = out[0] if isinstance(out, (tuple, list)) else out
-            return float((out.argmax(1).cpu() == labels).float().mean())
+            for i in range(0, x.shape[0], 1000):  # in chunks: a conv net's activations on 10k images are GBs
+                out = model(x[i:i + 1000].to(dev))
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                correct += int((out.argmax(1).cpu() == labels[i:i + 1000]).sum())
+        return correct / int(labels.shape[0])
     finally:
         model.train(was_training)
 
 
-def _fn_layers(model: Any, shape: list[int]) -> list[dict[str, Any]]:
+def _fn_affine(model: Any, shape: list[int]) -> list[dict[str, Any]]:
     dev = next(model.parameters()).device
     tracer = _FnTrace({id(p) for p in model.parameters()})
     was_training = model.training
@@ -102,33 +98,20 @@ def _fn_layers(model: Any, shape: list[int]) -> list[dict[str, Any]]:
     return tracer.ops
 
 
-def _export_weights(k: int, run: dict[str, Any], out_dir: str) -> list[dict[str, Any]]:
-    tensors: dict[str, torch.Tensor] = {}
-    layers, li = [], 0
-    weights, biases = run.get("snapshot", (run["weights"], run["biases"]))
-    for layer in run["layers"]:
-        spec = dict(layer)
-        if layer["op"] == "linear":
-            w, stored = weights[li]
-            tensors[f"L{li}.weight"] = (w if stored else w.t()).detach().float().cpu().contiguous().clone()
-            spec["weight"], spec["bias"] = f"L{li}.weight", None
-            b = biases[li]
-            if b is not None:
-                tensors[f"L{li}.bias"] = b.detach().float().cpu().reshape(-1).clone()
-                spec["bias"] = f"L{li}.bias"
-            li += 1
-        layers.append(spec)
-    torch.save(tensors, os.path.join(out_dir, f"run{k}.pt"))
-    return layers
+def _export_tensors(k: int, run: dict[str, Any], out_dir: str) -> None:
+    """Every tensor the run's graph references, as float32 CPU copies (the snapshot if re-trained later)."""
+    tensors = run.get("snapshot", run["tensors"])
+    out = {key: t.detach().float().cpu().contiguous().clone() for key, t in tensors.items()}
+    torch.save(out, os.path.join(out_dir, f"run{k}.pt"))
 
 
 def _export_run(P: Any, k: int, run: dict[str, Any], out_dir: str, test: Any) -> dict[str, Any]:
-    rec: dict[str, Any] = {"key": f"run{k}", "run": k, "layers": None, "weights_file": None,
+    rec: dict[str, Any] = {"key": f"run{k}", "run": k, "graph": None, "weights_file": None,
                            "normalize": P.iter_norm.get(run["last_iter"]), "errors": []}
-    if run["layers"] and run["weights"]:
+    if run["graph"] and run["graph"]["nodes"]:
         try:
-            rec["layers"] = _export_weights(k, run, out_dir)
-            rec["weights_file"] = f"run{k}.pt"
+            _export_tensors(k, run, out_dir)
+            rec["graph"], rec["weights_file"] = run["graph"], f"run{k}.pt"
         except Exception as exc:
             rec["errors"].append(f"weights: {type(exc).__name__}: {exc}")
     model = P.roots.get(run["model"]) if run["model"] is not None else None
@@ -136,7 +119,7 @@ def _export_run(P: Any, k: int, run: dict[str, Any], out_dir: str, test: Any) ->
     if "snapshot" in run:
         rec["errors"].append("model re-trained by a later run: in-kernel accuracy not measured")
     elif model is not None and shape:
-        for field, fn in (("fn_layers", lambda: _fn_layers(model, shape)),
+        for field, fn in (("fn_affine", lambda: _fn_affine(model, shape)),
                           ("kernel_accuracy", lambda: _kernel_accuracy(model, shape, rec["normalize"], test))):
             try:
                 rec[field] = fn()

@@ -154,7 +154,7 @@ class Guard:
         now = [t._version for t in params]
         first, last = rec["first"], rec.get("last", rec["first"])
         same = len(now) == len(first) == len(last)
-        weight_ids = {id(w) for w, _ in run["weights"]}
+        weight_ids = {id(w) for w in run["weights"]}
         out.update({f: rec[f] for f in ("steps", "bumped", "data", "idle", "fused", "first_idle_cell")})
         out["version_delta"] = max((b - a for a, b in zip(first, last, strict=True)), default=0) if same else None
         # tensors changed in place after the last step (a later run re-training them keeps a snapshot)

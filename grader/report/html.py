@@ -56,6 +56,7 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
         "score": result.get("score") or {}, "total": total, "pending": pending,
         "status_label": i18n.status_label(result.get("status", "?"), lang),
         "message": message, "message_cut": message_cut, "tasks": view.tasks_view(result, lang),
+        "diagnoses": view.diagnoses_view(result, lang),
         "flags": result.get("flags") or [], "errors": view.errors_view(result),
         "arch": [view.arch_row(r) for r in runs],
         "curves": [c for c in (figures.run_curve(r, baseline, t, color)

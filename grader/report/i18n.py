@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 LANGS = ("ko", "en")
 # one mark per check status, in the terminal summaries (grader grade, grader check)
 STATUS_MARKS = {"pass": "✔", "partial": "◐", "fail": "✘", "pending": "…", "error": "!"}
@@ -94,7 +96,39 @@ _UI: dict[str, dict[str, str]] = {
     "timeout": {"ko": "시간 초과", "en": "timeout"},
     "kernel_died": {"ko": "커널 중단", "en": "kernel died"},
     "invalid": {"ko": "채점 불가", "en": "invalid"},
+    "diagnoses": {"ko": "학습에서 일어난 일", "en": "What happened in training"},
+    "diagnoses_note": {"ko": "채점기가 기록한 증거(step, 값)로 찾은 원인입니다. 점수는 바꾸지 않습니다.",
+                       "en": "Causes found from the evidence the grader recorded (steps, values). "
+                             "They change no points."},
+    "no_diagnoses": {"ko": "학습 과정에서 눈에 띄는 문제를 찾지 못했습니다.",
+                     "en": "Nothing went wrong in training that the grader could see."},
+    "cause": {"ko": "원인", "en": "Why"},
+    "lecture": {"ko": "강의", "en": "Lecture"},
+    "evidence": {"ko": "증거", "en": "Evidence"},
+    "sev_error": {"ko": "오류", "en": "error"},
+    "sev_warning": {"ko": "주의", "en": "warning"},
+    "sev_info": {"ko": "참고", "en": "info"},
 }
+
+#: short names of the training-loop doctor's findings (grader/diagnosis), for check lines and headings
+DIAGNOSIS_NAMES: dict[str, dict[str, str]] = {
+    "grad_not_zeroed": {"ko": "기울기를 0 으로 초기화하지 않음 (zero_grad 없음)",
+                        "en": "Gradients never zeroed (no zero_grad)"},
+    "lr_too_high": {"ko": "학습률이 너무 큼", "en": "Learning rate too high"},
+    "chance_plateau": {"ko": "loss 가 무작위 수준 ln(C) 에 머묾", "en": "Loss stuck at the chance plateau ln(C)"},
+    "exploding_gradients": {"ko": "기울기 폭주", "en": "Exploding gradients"},
+    "dead_relu": {"ko": "죽은 ReLU 유닛 (dying ReLU)", "en": "Dead ReLU units"},
+    "inputs_not_scaled": {"ko": "입력을 0–1 로 스케일하지 않음", "en": "Inputs not scaled (pixels 0–255)"},
+    "test_preprocessing_differs": {"ko": "테스트 전처리가 학습과 다름",
+                                   "en": "Test preprocessing differs from training"},
+    "train_mode_eval": {"ko": "학습 모드로 테스트 정확도 측정", "en": "Test accuracy measured in training mode"},
+    "softmax_before_ce": {"ko": "loss 앞의 softmax", "en": "Softmax before the loss"},
+    "activation_after_output": {"ko": "출력층 뒤의 활성화 함수", "en": "Activation after the output layer"},
+    "avg_cost_outside_loop": {"ko": "avg_cost 누적이 루프 밖에 있음", "en": "avg_cost summed outside the loop"},
+    "trained_on_test": {"ko": "테스트 데이터로 학습", "en": "Trained on the test split"},
+    "task_cell_error": {"ko": "과제 셀에서 오류", "en": "A task's own cell raised an error"},
+}
+SEVERITY_MARKS = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 
 TASK_TITLES: dict[str, dict[str, str]] = {
     "t1": {"ko": "과제 1 · 은닉층 6개", "en": "Task 1 · Six hidden layers"},
@@ -169,6 +203,30 @@ def hint(check_id: str, lang: str) -> str:
 def flag_name(flag_id: str, lang: str) -> str:
     """Localised name of an integrity flag."""
     return FLAG_NAMES.get(flag_id, {}).get(lang, flag_id)
+
+
+def diagnosis_name(diag_id: str, lang: str) -> str:
+    """Short localised name of a training-loop finding (its id when unknown)."""
+    return DIAGNOSIS_NAMES.get(diag_id, {}).get(lang, diag_id)
+
+
+def diagnosis_lines(diagnosis: dict[str, Any], lang: str) -> list[str]:
+    """A finding as plain text lines: mark, name and message; what to do; the lecture pointer."""
+    mark = SEVERITY_MARKS.get(str(diagnosis.get("severity")), "•")
+    message = (diagnosis.get("message") or {}).get(lang) or ""
+    lines = [f"{mark} {diagnosis_name(str(diagnosis.get('id')), lang)}: {message}"]
+    todo = (diagnosis.get("todo") or {}).get(lang)
+    if todo:
+        lines.append(f"  → {_UI['hint'][lang]}: {todo}")
+    if diagnosis.get("lecture"):
+        lines.append(f"  📖 {_UI['lecture'][lang]}: {diagnosis['lecture']}")
+    return lines
+
+
+def explained_by(check: dict[str, Any], result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result's findings a check lists under ``diagnoses`` (by ref), in the result's order."""
+    refs = set(check.get("diagnoses") or [])
+    return [d for d in result.get("diagnoses") or [] if d.get("ref") in refs]
 
 
 def status_label(status: str, lang: str) -> str:

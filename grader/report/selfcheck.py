@@ -32,6 +32,7 @@ _TEXT: dict[str, dict[str, str]] = {
                      "en": "Note: this is a preview. The instructor's run may use another device (a GPU), so the "
                            "numbers can differ slightly."},
     "same_reason": {"ko": "(위와 같은 이유)", "en": "(same reason as above)"},
+    "see_below": {"ko": "아래 '학습에서 일어난 일' 참고", "en": "see 'What happened in training' below"},
     "todo": {"ko": "할 일", "en": "To do"},
     "flags": {"ko": "무결성 경고", "en": "Integrity flags"},
     "errors": {"ko": "오류가 난 셀", "en": "Cells that raised errors"},
@@ -89,7 +90,7 @@ def _shown(message: str, failed: bool, seen: set[str], lang: str) -> str:
     return f"{cause}: {_t('same_reason', lang)}" if said_detail else message
 
 
-def _check_lines(check: dict[str, Any], lang: str, seen: set[str]) -> list[str]:
+def _check_lines(check: dict[str, Any], lang: str, seen: set[str], result: dict[str, Any]) -> list[str]:
     pts = "?" if check.get("pending") else _pts(check.get("points", 0))
     message = localize(check.get("message"), lang)
     shown = _shown(message, check["status"] in ("fail", "partial", "error"), seen, lang)
@@ -97,6 +98,10 @@ def _check_lines(check: dict[str, Any], lang: str, seen: set[str]) -> list[str]:
     lines = [f"  {mark} {check['id']:<20} {pts:>3}/{_pts(check['max']):<3} {shown}"]
     if check.get("warning"):
         lines.append(f"      ⚠ {check['warning']}")
+    causes = [i18n.diagnosis_name(str(d.get("id")), lang) for d in i18n.explained_by(check, result)]
+    if causes:
+        lines.append(f"      ↳ {i18n.strings(lang)['cause']}: {' · '.join(dict.fromkeys(causes))} "
+                     f"({_t('see_below', lang)})")
     hint = i18n.hint(check["id"], lang)
     if check["status"] in ("fail", "partial", "error") and hint and shown == message:
         lines.append(f"      → {_t('todo', lang)}: {hint}")
@@ -113,7 +118,18 @@ def _tasks(result: dict[str, Any], lang: str) -> list[str]:
         lines += ["", f"{i18n.task_title(task, lang)} — {_pts(got)}/{_pts(auto_max)}"]
         seen: set[str] = set()
         for c in mine:
-            lines += _check_lines(c, lang, seen)
+            lines += _check_lines(c, lang, seen, result)
+    return lines
+
+
+def _diagnoses(result: dict[str, Any], lang: str) -> list[str]:
+    """The training-loop doctor's findings ("what happened in training"), errors first."""
+    found = result.get("diagnoses") or []
+    if not found:
+        return []
+    lines = ["", f"{i18n.strings(lang)['diagnoses']}:"]
+    for d in found:
+        lines += ["  " + line for line in i18n.diagnosis_lines(d, lang)]
     return lines
 
 
@@ -137,7 +153,7 @@ def summary_text(result: dict[str, Any], lang: str = "ko") -> str:
     if result.get("status") == "invalid":
         return "\n".join([_t("head", lang, id=(result.get("submission") or {}).get("id", "?")),
                           _t("invalid", lang, msg=result.get("message") or "?")])
-    lines = _header(result, lang) + _tasks(result, lang) + _problems(result, lang)
+    lines = _header(result, lang) + _tasks(result, lang) + _diagnoses(result, lang) + _problems(result, lang)
     auto = [c for c in result.get("checks", []) if not c.get("manual")]
     if auto and all(c["status"] == "pass" for c in auto):
         lines += ["", _t("all_pass", lang)]

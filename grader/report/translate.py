@@ -14,6 +14,16 @@ _RUN = r"(run \d+ \([^()]*(?:\([^()]*\)[^()]*)*\))"  # "run 2 (Adam, 784→256�
 # (English pattern, Korean replacement); applied in order, so longer phrases come first.
 _KO: list[tuple[str, str]] = [
     (r"^0 points: integrity flag ([\w, ]+) — ", r"0점: 무결성 경고 \1 — "),
+    (r"0 points: " + _RUN + r" trained on the test split, so its test accuracy (\S+|\(not measured\)) was measured "
+     r"on images it learned from and is not a test accuracy; for information, ",
+     r"0점: \1 은 테스트 데이터로 학습했으므로 테스트 정확도 \2 는 학습한 이미지로 잰 값이라 테스트 정확도가 아닙니다. "
+     r"참고로 "),
+    (r"the grader measured ([\d.]+) on the train split, which it did not see",
+     r"이 실행이 보지 않은 train 데이터에서 채점기가 잰 정확도는 \1 입니다"),
+    (r"its accuracy on the train split, which it did not see, was not measured",
+     "이 실행이 보지 않은 train 데이터에서의 정확도는 측정되지 않았습니다"),
+    (r"task (\d+)'s cell index (\d+) raised (.+?), so that cell's work never happened",
+     r"과제 \1의 셀 \2에서 \3 오류가 나서 그 셀이 하려던 일이 일어나지 않았습니다"),
     (r"it has (\d+) hidden layers: (\d+) Linear layers make \d+ hidden layers; add one more",
      r"은닉층이 \1개입니다: Linear 층 \2개는 은닉층 \1개를 만듭니다. Linear 층(과 활성화 함수)을 하나 더 추가하세요"),
     (r"it has (\d+) hidden layers: (\d+) Linear layers make \d+ hidden layers; the homework asks for (\d+)",

@@ -25,16 +25,6 @@ def truncate(text: str | None, limit: int, keep_end: bool = True) -> tuple[str, 
     return (text[-limit:] if keep_end else text[:limit]), True
 
 
-def param_count(layers: list[dict[str, Any]]) -> int:
-    """Trainable parameters of the affine layers of a layer trace (weights + biases)."""
-    total = 0
-    for layer in layers:
-        if layer.get("op") == "linear":
-            n_in, n_out = int(layer.get("in", 0)), int(layer.get("out", 0))
-            total += n_in * n_out + (n_out if layer.get("bias", True) else 0)
-    return total
-
-
 def safe_run_key(run: dict[str, Any]) -> str:
     """``grader.reference.baseline.run_key`` that never raises on an incomplete run entry."""
     try:
@@ -81,14 +71,13 @@ def _acts_summary(acts: list[str | None]) -> str:
 def arch_row(run: dict[str, Any]) -> dict[str, Any]:
     """One architecture-table row of a run."""
     model, opt = run.get("model") or {}, run.get("optimizer") or {}
-    layers = model.get("layers") or []
     acc = run.get("accuracy") or {}
     acts = model.get("hidden_activations") or []
     return {
         "label": run_label(run), "cell": run.get("cell_index"), "model_class": model.get("class", "?"),
         "hidden": model.get("hidden_layers"), "widths": model.get("widths") or [],
         "summary": model.get("summary", ""), "activations": _acts_summary(acts),
-        "params": param_count(layers), "n_linear": sum(1 for x in layers if x.get("op") == "linear"),
+        "params": model.get("params"), "n_linear": len(model.get("layer_kinds") or []),
         "optimizer": opt.get("class", "?"), "lr": (opt.get("hparams") or {}).get("lr"),
         "steps": run.get("steps"), "epochs": run.get("epochs_completed"), "batch": run.get("batch_size"),
         "accuracy": acc.get("value"), "unverified": acc.get("source") not in (None, "grader"),
@@ -96,15 +85,30 @@ def arch_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_view(check: dict[str, Any], lang: str) -> dict[str, Any]:
-    """A check with its localised status, hint and (truncated) manual override."""
+def diagnoses_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The training-loop doctor's findings in ``lang``: severity label, short name, message, what to do, lecture."""
+    out = []
+    for d in result.get("diagnoses") or []:
+        severity = str(d.get("severity") or "info")
+        out.append({"ref": d.get("ref", ""), "id": d.get("id", ""), "severity": severity,
+                    "severity_label": i18n.strings(lang).get(f"sev_{severity}", severity),
+                    "name": i18n.diagnosis_name(str(d.get("id")), lang),
+                    "message": (d.get("message") or {}).get(lang, ""), "todo": (d.get("todo") or {}).get(lang, ""),
+                    "lecture": d.get("lecture")})
+    return out
+
+
+def check_view(check: dict[str, Any], lang: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A check with its localised status, hint, (truncated) manual override and the findings that explain it."""
     override = check.get("override") or None
     status = check.get("status") or ("pending" if check.get("pending") else "fail")
     # a manual check shows the student's words it extracted, so the instructor can judge them here
     quote = (check.get("evidence") or {}).get("text") if check.get("manual") else None
     return {**check, "status": status, "status_label": i18n.status_label(status, lang),
             "hint": "" if status == "pass" else i18n.hint(check.get("id", ""), lang), "override": override,
-            "quote": quote or ""}
+            "quote": quote or "",
+            "causes": [{"ref": d.get("ref", ""), "name": i18n.diagnosis_name(str(d.get("id")), lang)}
+                       for d in i18n.explained_by(check, result or {})]}
 
 
 def tasks_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -114,7 +118,7 @@ def tasks_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         task = check.get("task") or check.get("id", "?").split(".")[0]
         entry = tasks.setdefault(task, {"id": task, "title": i18n.task_title(task, lang), "checks": [],
                                         "points": 0.0, "max": 0.0})
-        entry["checks"].append(check_view(check, lang))
+        entry["checks"].append(check_view(check, lang, result))
         entry["points"] += effective_points(check)
         entry["max"] += float(check.get("max") or 0.0)
     return list(tasks.values())
@@ -151,9 +155,13 @@ def errors_view(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main_accuracy(result: dict[str, Any]) -> float | None:
-    """Test accuracy that task 1 judged (``t1.accuracy`` evidence), else the best run's accuracy."""
+    """Test accuracy that task 1 judged (``t1.accuracy`` evidence), else the best run's accuracy; None when that
+    run trained on the test split (its accuracy is not a test accuracy)."""
     for check in result.get("checks") or []:
-        acc = (check.get("evidence") or {}).get("accuracy")
+        evidence = check.get("evidence") or {}
+        acc = evidence.get("accuracy")
+        if check.get("id") == "t1.accuracy" and evidence.get("trained_on_test"):
+            return None
         if check.get("id") == "t1.accuracy" and isinstance(acc, (int, float)):
             return float(acc)
     values = [r["accuracy"]["value"] for r in result.get("runs") or []

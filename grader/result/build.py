@@ -24,7 +24,7 @@ def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
         "index": r.index, "cell_index": recording.notebook_cell(r.cell),
         "optimizer": {"class": r.optimizer.get("cls"), "torch_class": r.torch_class,
                       "family": r.optimizer_family, "hparams": r.optimizer.get("hparams")},
-        "model": {"class": r.model_cls, "input_shape": r.input_shape, "layers": r.layers,
+        "model": {"class": r.model_cls, "input_shape": r.input_shape, "graph": r.graph,
                   **(er.arch.to_dict() if er.arch else {})},
         "loss": r.loss_kind, "batch_size": r.batch, "steps": r.steps, "epochs_completed": r.epochs_completed,
         "epochs": [{"mean_loss": e.mean_loss, "steps": e.steps, "complete": e.complete, "split": e.split}

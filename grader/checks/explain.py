@@ -1,0 +1,76 @@
+"""Connect the training-loop doctor's findings to the checks they explain.
+
+A warning or error about a run explains the failing checks of that run's task (by the task's cells, or by the
+checks' own ``evidence.run``); each such check lists the finding's ``ref`` under ``diagnoses`` and the finding
+lists the check under ``checks``, so the student's page, ``grader check``, Classroom and Gradescope show the
+reason beside the verdict. A task whose own cell raised an error gets more: its failing checks name that
+cell and its error instead of describing the closest other run. No points change here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.diagnosis.model import Diagnosis
+
+_FAILING = ("fail", "partial")
+_CLOSEST = "closest is "
+# findings about what the notebook printed (not about what the grader measured): they explain no verdict
+_ABOUT_PRINTED = frozenset({"test_preprocessing_differs", "train_mode_eval", "avg_cost_outside_loop"})
+
+
+def _runs_named(check: dict[str, Any]) -> set[int]:
+    ev = check.get("evidence") or {}
+    runs = set(int(r) for r in ev.get("runs") or [] if isinstance(r, int))
+    if isinstance(ev.get("run"), int):
+        runs.add(int(ev["run"]))
+    return runs
+
+
+def _tasks_of_run(checks: list[dict[str, Any]], run: int) -> set[str]:
+    return {str(c.get("task")) for c in checks if run in _runs_named(c)}
+
+
+def _explains(d: Diagnosis, check: dict[str, Any], tasks: set[str]) -> bool:
+    """Does finding ``d`` explain this (failing or warned) check?"""
+    if d.severity == "info" or d.id in _ABOUT_PRINTED or check.get("pending") or str(check.get("task")) not in tasks:
+        return False
+    if check.get("status") not in _FAILING and not check.get("warning"):
+        return False
+    named = _runs_named(check)
+    if d.run is not None and not named:  # a check that found no run: its task's own failing cell explains it
+        return not any(ref.startswith("task_cell_error@") for ref in check.get("diagnoses", []))
+    return d.run is None or d.run in named
+
+
+def explain_checks(checks: list[dict[str, Any]], diagnoses: list[Diagnosis]) -> list[dict[str, Any]]:
+    """The check results with ``diagnoses`` (refs) added where a finding explains them; fills ``Diagnosis.checks``."""
+    out = [dict(c) for c in checks]
+    for d in sorted(diagnoses, key=lambda d: d.id != "task_cell_error"):
+        tasks = {d.task} if d.task else set()
+        if d.run is not None:
+            tasks |= _tasks_of_run(out, d.run)
+        for check in out:
+            if not _explains(d, check, tasks):
+                continue
+            check["diagnoses"] = [*check.get("diagnoses", []), d.ref]
+            d.checks.append(str(check["id"]))
+            if d.id == "task_cell_error" and check.get("status") in _FAILING:
+                _name_the_cell(check, d)
+    return out
+
+
+def _name_the_cell(check: dict[str, Any], d: Diagnosis) -> None:
+    """Replace "closest is run N ..., but ..." (or prefix the message) with the task's own cell error."""
+    clause = str((d.evidence.get("clause") or {}).get("en") or "")
+    message = str(check.get("message") or "")
+    if not clause or clause in message:
+        return
+    at = message.find(_CLOSEST)
+    if at >= 0:
+        check["evidence"] = {**(check.get("evidence") or {}), "closest_other": message[at:]}
+        check["message"] = message[:at] + clause
+    elif "(see " not in message:  # a pointer to the task's first check: that one names the cell
+        voided, sep, rest = message.partition(" — ") if message.startswith("0 points: integrity flag") \
+            else ("", "", message)
+        check["message"] = f"{voided}{sep}{clause}; {rest}"

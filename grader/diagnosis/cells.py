@@ -1,0 +1,98 @@
+"""Which notebook cells belong to which task, and a task whose own cell raised an error.
+
+A task's cells run from a markdown heading that matches the task (its ``heading`` regex from assignment.toml,
+else its title or "task N" / "과제 N") to the next heading of another task. A code cell there that raised is
+reported as ``task_cell_error``; the task's failing checks then name that cell and its error instead of the
+closest other run (``grader.checks.explain``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, TaskSpec, text
+
+_LINE = re.compile(r"Cell In\[\d+\], line (\d+)|line (\d+)")
+
+
+def task_sections(inp: DiagnosisInput) -> dict[int, str]:
+    """Notebook cell index -> task id, for every cell after a task's heading (memoised)."""
+    if "sections" in inp.memo:
+        return inp.memo["sections"]  # type: ignore[no-any-return]
+    out: dict[int, str] = {}
+    current: str | None = None
+    cells = getattr(inp.notebook, "cells", None) or []
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "markdown":
+            found = _heading_task(str(cell.get("source", "")), inp.tasks)
+            current = found or current
+        if current is not None:
+            out[i] = current
+    inp.memo["sections"] = out
+    return out
+
+
+def _heading_task(source: str, tasks: list[TaskSpec]) -> str | None:
+    """The task whose pattern the first matching heading line of a markdown cell names."""
+    for line in source.splitlines():
+        if not line.lstrip().startswith("#"):
+            continue
+        for task in tasks:
+            if task.pattern().search(line):
+                return task.id
+    return None
+
+
+def run_task(inp: DiagnosisInput, run_cell: int) -> str | None:
+    """The task whose cells trained a run (by the probe cell ordinal of its first step)."""
+    return task_sections(inp).get(inp.cell_index(run_cell))
+
+
+def task_number(inp: DiagnosisInput, task_id: str) -> int:
+    """1-based position of a task (0 when unknown)."""
+    return next((t.number for t in inp.tasks if t.id == task_id), 0)
+
+
+def task_cell_errors(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
+    """One ``task_cell_error`` per code cell of a task's section that raised an error."""
+    if inp.execution is None:
+        return []
+    sections = task_sections(inp)
+    out = []
+    for cell in inp.execution.cells:
+        task = sections.get(cell.index)
+        if cell.status != "error" or not cell.error or task is None:
+            continue
+        trained = [er.run.index for er in inp.runs if sections.get(inp.cell_index(er.run.cell)) == task]
+        out.append(_cell_error(inp, task, cell.index, cell.error, trained))
+    return out
+
+
+def _cell_error(inp: DiagnosisInput, task: str, index: int, error: dict[str, Any], trained: list[int]) -> Diagnosis:
+    ename = str(error.get("ename") or "Error")
+    evalue = (str(error.get("evalue") or "").strip().splitlines() or [""])[0][:200]
+    found = _LINE.search(str(error.get("traceback") or ""))
+    line = int(found.group(1) or found.group(2)) if found else None
+    n = task_number(inp, task)
+    what = f"{ename}: {evalue}" if evalue else ename
+    clause = text(f"task {n}'s cell index {index} raised {what}, so that cell's work never happened",
+                  f"과제 {n}의 셀 {index}에서 {what} 오류가 나서 그 셀이 하려던 일이 일어나지 않았습니다")
+    if trained:
+        runs = ", ".join(str(r + 1) for r in trained)
+        rest = text(f"; the cells after it still ran, with whatever was defined before it (run(s) {runs} trained "
+                    f"in task {n}'s cells)",
+                    f". 그 뒤의 셀들은 그 전에 정의된 것을 가지고 그대로 실행되었습니다 (과제 {n}의 셀에서 학습된 "
+                    "실행: "
+                    f"{runs})")
+    else:
+        rest = text(f": no model was trained in task {n}'s cells", f": 과제 {n}의 셀에서는 학습된 모델이 없습니다")
+    where = text(f" (line {line})", f" ({line}번째 줄)") if line else text("", "")
+    message = text(clause["en"] + where["en"] + rest["en"], clause["ko"] + where["ko"] + rest["ko"])
+    todo = text(f"Fix the error in cell index {index} and run the task's cells again from there (or restart the "
+                "kernel and run all cells).",
+                f"셀 {index}의 오류를 고치고 그 셀부터 과제의 셀들을 다시 실행하세요 (또는 커널을 재시작하고 모두 "
+                "실행).")
+    return Diagnosis("task_cell_error", "error", message, todo, run=None, task=task, cell_index=index,
+                     evidence={"cell_index": index, "ename": ename, "evalue": evalue, "line": line,
+                               "runs_in_task": trained, "clause": clause})

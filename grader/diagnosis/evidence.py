@@ -1,0 +1,94 @@
+"""Small readings of the recorded evidence shared by the diagnoses: run names, learning rates, chance level,
+smoothed losses, numbers a cell printed."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.checks.context import EvaluatedRun
+
+_NUMBER = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_COST = re.compile(r"cost\s*[=:]\s*(?:tensor\()?\s*" + _NUMBER, re.I)
+_ACC = re.compile(r"accuracy\s*[=:]?\s*(?:tensor\()?\s*" + _NUMBER, re.I)
+ADAPTIVE = {"Adam", "AdamW", "NAdam", "RAdam", "Adamax", "RMSprop", "Adagrad", "Adadelta", "SparseAdam"}
+
+
+def name(er: EvaluatedRun) -> str:
+    """``run 2 (SGD, lr 0.1)``: the run as the diagnoses name it."""
+    lr = lr_of(er)
+    return f"run {er.run.index + 1} ({er.run.torch_class}{f', lr {lr:g}' if lr is not None else ''})"
+
+
+def lr_of(er: EvaluatedRun) -> float | None:
+    """The optimizer's learning rate, if recorded as a number."""
+    lr = (er.run.optimizer.get("hparams") or {}).get("lr")
+    return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+
+def effective_lr(er: EvaluatedRun) -> float | None:
+    """lr, and for momentum SGD lr / (1 − momentum) (the step size it settles to)."""
+    lr = lr_of(er)
+    if lr is None:
+        return None
+    momentum = (er.run.optimizer.get("hparams") or {}).get("momentum") or 0.0
+    if er.run.torch_class not in ADAPTIVE and isinstance(momentum, (int, float)) and 0 <= momentum < 1:
+        return lr / (1.0 - float(momentum))
+    return lr
+
+
+def classes(er: EvaluatedRun) -> int | None:
+    """Number of classes C (the output width) of a classifier run, when traced."""
+    out = er.arch.out_features if er.arch else None
+    return out if out and out >= 2 else None
+
+
+def chance_loss(er: EvaluatedRun) -> float | None:
+    """ln C: the cross-entropy of a model that guesses uniformly."""
+    c = classes(er)
+    return math.log(c) if c else None
+
+
+def smoothed(losses: list[float | None], window: int) -> list[float | None]:
+    """Trailing moving average over ``window`` steps; None where a step's loss was not finite."""
+    out: list[float | None] = []
+    acc: list[float] = []
+    for v in losses:
+        if v is None or not math.isfinite(v):
+            out.append(None)
+            acc = []
+            continue
+        acc.append(v)
+        if len(acc) > window:
+            acc.pop(0)
+        out.append(sum(acc) / len(acc))
+    return out
+
+
+def steps_per_epoch(er: EvaluatedRun) -> int | None:
+    """Steps of one complete epoch (the first complete one), if any."""
+    return next((e.steps for e in er.run.epochs if e.complete and e.steps), None)
+
+
+def printed_costs(stdout: str) -> list[float]:
+    """Every ``cost = x`` a cell printed."""
+    return [float(m) for m in _COST.findall(stdout)]
+
+
+def printed_accuracy(stdout: str) -> float | None:
+    """The last ``Accuracy: x`` a cell printed, as a fraction (``97.8`` → 0.978)."""
+    found = [float(m) for m in _ACC.findall(stdout)]
+    if not found:
+        return None
+    return found[-1] / 100 if found[-1] > 1 else found[-1]
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for a message (``None`` → "not measured")."""
+    if value is None:
+        return "not measured"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.3g}"
+    return str(value)

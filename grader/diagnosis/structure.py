@@ -1,0 +1,67 @@
+"""The model's output end: an activation after the output layer, softmax/log_softmax before the loss."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from grader.diagnosis.evidence import name
+from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, text
+
+if TYPE_CHECKING:
+    from grader.checks.context import EvaluatedRun
+
+_PROBABILITY = {"softmax", "log_softmax"}
+
+
+def output_layer(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
+    """Per run: what follows the last affine layer, judged against the loss the run used."""
+    found = [_finding(er) for er in inp.runs if er.arch is not None and er.arch.affine]
+    return [d for d in found if d is not None]
+
+
+def _finding(er: EvaluatedRun) -> Diagnosis | None:
+    assert er.arch is not None
+    ops, loss = list(er.arch.output_ops), er.run.loss_kind
+    ev = {"output_ops": ops, "loss": loss, "run_label": name(er)}
+    hidden_like = [o for o in ops if o not in _PROBABILITY]
+    if hidden_like:
+        acts = ", ".join(hidden_like)
+        return Diagnosis(
+            "activation_after_output", "error",
+            text(f"{name(er)}: the output layer is followed by {acts}, so the logits cannot be negative or large "
+                 "and CrossEntropyLoss cannot push the right class up freely; the loss stays high",
+                 f"{name(er)}: 출력층 뒤에 {acts} 가 있어 logit 이 음수가 되거나 커질 수 없고, CrossEntropyLoss 가 "
+                 "정답 클래스를 마음껏 올릴 수 없어 loss 가 높게 남습니다"),
+            text("Remove the activation after the last Linear layer: return its raw outputs (logits).",
+                 "마지막 Linear 뒤의 활성화 함수를 지우고 그 출력(logit)을 그대로 반환하세요."),
+            ev, run=er.run.index)
+    if "softmax" in ops and loss == "cross_entropy":
+        return Diagnosis(
+            "softmax_before_ce", "warning",
+            text(f"{name(er)}: the model ends in softmax and CrossEntropyLoss applies log-softmax again "
+                 "(\"Softmax is internally computed\"): probabilities squashed twice give small gradients, "
+                 "so it trains slower",
+                 f"{name(er)}: 모델 끝의 softmax 뒤에 CrossEntropyLoss 가 log-softmax 를 한 번 더 적용합니다 "
+                 "(\"Softmax is internally computed\"). 두 번 눌린 확률은 기울기가 작아 학습이 느립니다"),
+            text("Remove the softmax at the end of the model; CrossEntropyLoss takes raw logits.",
+                 "모델 끝의 softmax 를 지우세요. CrossEntropyLoss 는 logit 을 그대로 받습니다."),
+            ev, run=er.run.index)
+    if "softmax" in ops and loss == "nll":
+        return Diagnosis(
+            "softmax_before_ce", "error",
+            text(f"{name(er)}: NLLLoss expects log-probabilities but the model ends in softmax (probabilities)",
+                 f"{name(er)}: NLLLoss 는 로그 확률을 받는데 모델 끝이 softmax(확률)입니다"),
+            text("Use log_softmax with NLLLoss, or raw logits with CrossEntropyLoss.",
+                 "NLLLoss 에는 log_softmax 를, CrossEntropyLoss 에는 logit 을 쓰세요."),
+            ev, run=er.run.index)
+    if "log_softmax" in ops and loss == "cross_entropy":
+        return Diagnosis(
+            "softmax_before_ce", "info",
+            text(f"{name(er)}: log_softmax before CrossEntropyLoss does no harm (log-softmax of log-softmax is the "
+                 "same), but it is redundant",
+                 f"{name(er)}: CrossEntropyLoss 앞의 log_softmax 는 해가 없지만 (두 번 적용해도 같습니다) "
+                 "불필요합니다"),
+            text("Either return logits with CrossEntropyLoss or keep log_softmax with NLLLoss.",
+                 "CrossEntropyLoss 에는 logit 을, log_softmax 에는 NLLLoss 를 짝지으세요."),
+            ev, run=er.run.index)
+    return None

@@ -1,0 +1,148 @@
+"""Evidence for the training-loop doctor, IN THE KERNEL (stdlib + torch only).
+
+Loaded beside ``_grader_probe`` as ``_grader_probe_doctor``; the probe creates one :class:`Doctor` at install
+and calls it from its existing hooks, only on sampled steps and on the first few forward calls of each
+model, so a training step costs one set lookup more. Everything goes out as ``doctor`` events
+(``kind`` = ``forward`` | ``grads`` | ``grad_carry`` | ``idle_step``); the grader's ``grader.diagnosis``
+turns them into findings.
+
+* ``forward``: the first few outermost forward calls of each model, with and without autograd: input range
+  (pixels 0–255 or scaled?), train/eval mode, and the Dropout/BatchNorm layers a train-mode call under
+  ``torch.no_grad()`` (a test-accuracy cell without ``model.eval()``) leaves active.
+* ``grads``: on sampled steps, just before ``optimizer.step()``: the total gradient norm (exploding?) and, per
+  1-D parameter (a bias), how many entries have exactly zero gradient (a ReLU unit inactive on the whole
+  batch has a zero bias gradient: dead units).
+* ``grad_carry``: after a sampled step, a one-shot tensor hook on the smallest parameter looks at its
+  ``.grad`` when the next backward delivers a new gradient: still non-zero means nothing zeroed it
+  (``optimizer.zero_grad()`` missing) and the gradients accumulate across steps.
+* ``idle_step``: ``optimizer.step()`` on an optimizer none of whose parameters has a gradient (at the 1st, 2nd,
+  4th, ... such step): the loss being back-propagated, the model of the latest forward call with autograd
+  and how many of its parameters the optimizer holds (a copy-pasted loop stepping another model's optimizer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# step counts at which evidence is sampled (a 1-2-3 ... log scale: a handful per run, whatever its length)
+STEPS = frozenset({0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000})
+FORWARD_SAMPLES = 3  # outermost forward calls sampled per model, with and without autograd each
+_STOCHASTIC = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+
+
+class Doctor:
+    """Sampling state of one kernel; every method catches its own errors (the student's code must run)."""
+
+    def __init__(self, p: Any) -> None:
+        self.p = p
+        self.steps = STEPS
+        self.left: dict[tuple[int, bool], int] = {}   # (id(module), grad enabled) -> forward samples left
+        self.stochastic: dict[int, dict[str, Any]] = {}
+        self.carry: dict[int, Any] = {}                # run index -> hook handle of the pending carry check
+        self.idle: dict[int, int] = {}                 # id(optimizer) -> steps without any gradient
+        self.losses: set[int] = set()                  # ids of loss modules (roots too, but not models)
+        self.last_root: int | None = None              # the model of the latest forward call with autograd
+
+    # ------------------------------------------------------------------ forward calls
+    def root_forward(self, mod: Any, args: Any) -> None:
+        """An outermost forward call just returned (called by the probe's forward post-hook)."""
+        grad = torch.is_grad_enabled()
+        key = (id(mod), grad)
+        n = self.left.get(key, FORWARD_SAMPLES)
+        if n > 0:
+            self.left[key] = n - 1
+            self.sample(mod, args, grad, key)
+        if grad and id(mod) not in self.losses:
+            self.last_root = id(getattr(mod, "_orig_mod", mod))
+
+    def sample(self, mod: Any, args: Any, grad: bool, key: tuple[int, bool]) -> None:
+        """One ``forward`` event: input range, mode, and the layers a no-grad train-mode call leaves active."""
+        try:
+            if isinstance(mod, torch.nn.modules.loss._Loss):
+                self.left[key] = 0
+                self.losses.add(id(mod))
+                return
+            mod = getattr(mod, "_orig_mod", mod)
+            ev: dict[str, Any] = {"model": id(mod), "grad": grad, "training": bool(mod.training)}
+            x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if x is not None and x.is_floating_point() and x.numel():
+                lo, hi = torch.aminmax(x.detach())
+                ev.update(min=float(lo), max=float(hi), shape=list(x.shape))
+            if not grad and mod.training:
+                ev["active"] = self.active_layers(mod)
+            self.p.emit("doctor", kind="forward", **ev)
+        except Exception as exc:
+            self.p.error("doctor_forward", exc)
+
+    def active_layers(self, mod: Any) -> dict[str, Any]:
+        """Dropout probabilities and BatchNorm layers still in training mode (cached per model)."""
+        if id(mod) not in self.stochastic:
+            layers = [m for m in mod.modules() if isinstance(m, _STOCHASTIC)]
+            self.stochastic[id(mod)] = {"classes": sorted({type(m).__name__ for m in layers})}
+        drop = [float(m.p) for m in mod.modules() if isinstance(m, _STOCHASTIC[0]) and m.training and m.p > 0]
+        bn = sum(1 for m in mod.modules() if isinstance(m, _STOCHASTIC[1]) and m.training)
+        return {**self.stochastic[id(mod)], "dropout": drop, "batchnorm": bn}
+
+    # ------------------------------------------------------------------ steps
+    def before_step(self, k: int, run: dict[str, Any], opt: Any) -> None:
+        """Sampled step ``run["steps"]``, gradients in place: total norm and zero-gradient counts of biases."""
+        try:
+            handle = self.carry.pop(k, None)
+            if handle is not None:
+                handle.remove()
+            params = [q for g in opt.param_groups for q in g["params"] if q.grad is not None]
+            if not params:
+                return
+            norms = torch._foreach_norm([q.grad for q in params])
+            total = torch.linalg.vector_norm(torch.stack([n.float().cpu() for n in norms]))
+            ones = [q for q in params if q.dim() == 1]
+            zeros = [(q.grad == 0).sum().cpu() for q in ones]
+            self.p.emit("doctor", kind="grads", run=k, step=run["steps"], total=float(total),
+                        biases=[[q.numel(), int(z)] for q, z in zip(ones, zeros, strict=True)])
+        except Exception as exc:
+            self.p.error("doctor_grads", exc)
+
+    def after_step(self, k: int, run: dict[str, Any], opt: Any) -> None:
+        """Sampled step done: watch the next gradient of the smallest parameter for carried-over ``.grad``."""
+        try:
+            params = [q for g in opt.param_groups for q in g["params"] if q.grad is not None and q.requires_grad]
+            if not params or k in self.carry:
+                return
+            q = min(params, key=lambda t: t.numel())
+            state = {"done": False}
+            step, emit = run["steps"], self.p.emit
+
+            def hook(new: torch.Tensor) -> None:
+                if state["done"]:
+                    return
+                state["done"] = True
+                try:
+                    old = q.grad
+                    carried = 0.0 if old is None else float(old.detach().float().norm())
+                    emit("doctor", kind="grad_carry", run=k, step=step, carried=carried,
+                         new=float(new.detach().float().norm()))
+                except Exception as exc:
+                    self.p.error("doctor_carry", exc)
+
+            self.carry[k] = q.register_hook(hook)
+        except Exception as exc:
+            self.p.error("doctor_after_step", exc)
+
+    def idle_step(self, opt: Any) -> None:
+        """``step()`` on an optimizer whose parameters have no gradient (the probe records no run step)."""
+        n = self.idle[id(opt)] = self.idle.get(id(opt), 0) + 1
+        if n & (n - 1):
+            return  # the 1st, 2nd, 4th, 8th ... only
+        try:
+            loss = self.p.pending_loss
+            held = {id(q) for g in opt.param_groups for q in g["params"]}
+            model = self.p.roots.get(self.last_root) if self.last_root is not None else None
+            shared = None if model is None else sum(id(q) in held for q in model.parameters())
+            self.p.emit("doctor", kind="idle_step", opt=id(opt), n=n, it=self.p.current_iter,
+                        loss=None if loss is None else float(loss.float().reshape(())),
+                        model=self.last_root, model_cls=type(model).__name__ if model is not None else None,
+                        shared_params=shared)
+        except Exception as exc:
+            self.p.error("doctor_idle", exc)

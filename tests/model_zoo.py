@@ -1,0 +1,179 @@
+"""The models students of this course write (the labs' BatchNorm, Dropout, Xavier, CNN, ...), as notebook cells.
+
+Each entry: the code that defines ``model`` (and, for a hand-written model, ``params``), and what
+the grader must read from it. Widths stay small so one epoch on the embedded subset takes seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FIT = """\
+def fit(model, params=None, epochs=2):
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(params if params is not None else model.parameters(), lr=1e-3)
+    for epoch in range(epochs):
+        for X, Y in data_loader:
+            optimizer.zero_grad()
+            cost = criterion(model(X.view(-1, 28 * 28)), Y)
+            cost.backward()
+            optimizer.step()"""
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """One model: its code, the expected hidden layers, activations and decorations."""
+
+    name: str
+    code: str
+    hidden: int
+    acts: list[str | None]
+    decorations: list[str] = field(default_factory=list)
+    summary: str = ""
+    params: str = "sum(p.numel() for p in model.parameters())"
+    verified: bool = True
+    unsupported: str = ""
+
+    def cell(self) -> str:
+        fit = "fit(model, params)" if "params =" in self.code else "fit(model)"
+        return f"# zoo: {self.name}\n{self.code}\n{fit}"
+
+
+def _blocks(n: int, block: str, width: int = 32) -> str:
+    return "".join(f"    torch.nn.Linear({784 if i == 0 else width}, {width}), {block},\n" for i in range(n))
+
+
+ZOO = [
+    Zoo("bn_leaky_dropout6", "model = torch.nn.Sequential(\n" + _blocks(
+        6, "torch.nn.BatchNorm1d(32), torch.nn.LeakyReLU(0.1), torch.nn.Dropout(0.2)") +
+        "    torch.nn.Linear(32, 10))", 6, ["leaky_relu"] * 6, ["BatchNorm", "Dropout 0.2"],
+        "784→32×6→10 (LeakyReLU ×6 · BatchNorm · Dropout 0.2)"),
+    Zoo("bn_dropout5", "model = torch.nn.Sequential(\n" + _blocks(
+        5, "torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Dropout(0.1)") +
+        "    torch.nn.Linear(32, 10))", 5, ["relu"] * 5, ["BatchNorm", "Dropout 0.1"]),
+    Zoo("xavier_dropout_modulelist", """\
+import torch.nn.functional as F
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        sizes = [784] + [32] * 6 + [10]
+        self.fcs = torch.nn.ModuleList([torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+        for fc in self.fcs:
+            torch.nn.init.xavier_uniform_(fc.weight)
+    def forward(self, x):
+        for fc in self.fcs[:-1]:
+            x = F.dropout(F.relu(fc(x)), p=0.3, training=self.training)
+        return self.fcs[-1](x)
+model = Net()""", 6, ["relu"] * 6, ["Dropout 0.3"]),
+    Zoo("layernorm_tanh", """\
+class Block(torch.nn.Module):
+    def __init__(self, a, b):
+        super().__init__()
+        self.fc, self.norm = torch.nn.Linear(a, b), torch.nn.LayerNorm(b, eps=1e-6)
+    def forward(self, x):
+        return torch.tanh(self.norm(self.fc(x)))
+model = torch.nn.Sequential(Block(784, 32), Block(32, 32), Block(32, 32), torch.nn.Linear(32, 10))""",
+        3, ["tanh"] * 3, ["LayerNorm"]),
+    Zoo("residual_shared_act", """\
+class ResMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = torch.nn.Linear(784, 32)
+        self.hs = torch.nn.ModuleList([torch.nn.Linear(32, 32) for _ in range(3)])
+        self.out = torch.nn.Linear(32, 10)
+        self.act = torch.nn.ReLU()  # one activation module, shared by every layer
+    def forward(self, x):
+        x = self.act(self.inp(x))
+        for h in self.hs:
+            x = x + self.act(h(x))
+        return self.out(x)
+model = ResMLP()""", 4, ["relu"] * 4, ["residual"]),
+    Zoo("sigmoid_bn6", "model = torch.nn.Sequential(\n" + _blocks(6, "torch.nn.BatchNorm1d(32), torch.nn.Sigmoid()")
+        + "    torch.nn.Linear(32, 10))", 6, ["sigmoid"] * 6, ["BatchNorm"]),
+    Zoo("activation_modules", "model = torch.nn.Sequential(\n" + "".join(
+        f"    torch.nn.Linear({784 if i == 0 else 16}, 16), torch.nn.{a},\n" for i, a in enumerate(
+            ["ELU()", "SELU()", "GELU()", "SiLU()", "Softplus()", "Hardtanh()", "ReLU6()", "PReLU()"]))
+        + "    torch.nn.Linear(16, 10))", 8, ["elu", "selu", "gelu", "silu", "softplus", "hardtanh", "relu6", "prelu"]),
+    Zoo("functional_calls", """\
+import torch.nn.functional as F
+class Fn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c, self.d = (torch.nn.Linear(784, 32), torch.nn.Linear(32, 32),
+                                          torch.nn.Linear(32, 32), torch.nn.Linear(32, 32))
+        self.o = torch.nn.Linear(32, 10)
+    def forward(self, x):
+        x = F.leaky_relu(self.a(x), 0.2)
+        x = torch.tanh(self.b(x))
+        x = self.c(x).relu()
+        x = F.elu(self.d(x))
+        return self.o(x)
+model = Fn()""", 4, ["leaky_relu", "tanh", "relu", "elu"]),
+    Zoo("handwritten_matmul", """\
+W1 = (torch.randn(784, 32) * 0.05).requires_grad_()
+b1 = torch.zeros(32, requires_grad=True)
+W2 = (torch.randn(32, 32) * 0.1).requires_grad_()
+b2 = torch.zeros(32, requires_grad=True)
+W3 = (torch.randn(32, 10) * 0.1).requires_grad_()
+b3 = torch.zeros(10, requires_grad=True)
+params = [W1, b1, W2, b2, W3, b3]
+def model(x):
+    h = torch.relu(x @ W1 + b1)
+    h = torch.sigmoid(h @ W2 + b2)
+    return h @ W3 + b3""", 2, ["relu", "sigmoid"], params="sum(p.numel() for p in params)"),
+    Zoo("cnn", """\
+class CNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(8, 16, 3, padding=1, groups=2), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+            torch.nn.Conv2d(16, 16, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2))
+        self.fc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
+                                      torch.nn.Dropout(0.25), torch.nn.Linear(32, 10))
+    def forward(self, x):
+        return self.fc(self.features(x.view(-1, 1, 28, 28)))
+model = CNN()""", 4, ["relu"] * 4, ["BatchNorm", "MaxPool 2", "AvgPool 2", "AdaptiveAvgPool", "Dropout 0.25"],
+        "Conv 1→8 3×3 · ReLU · BatchNorm · MaxPool 2"),
+    Zoo("conv1d_rows", """\
+class Rows(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(28, 16, 3, padding=1)
+        self.pool = torch.nn.MaxPool1d(2)
+        self.fc = torch.nn.Linear(16 * 14, 10)
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv(x.view(-1, 28, 28))))
+        return self.fc(x.reshape(x.shape[0], -1))
+model = Rows()""", 1, ["relu"], ["MaxPool 2"]),
+    Zoo("maxout", """\
+class Maxout(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a1, self.b1 = torch.nn.Linear(784, 32), torch.nn.Linear(784, 32)
+        self.l2 = torch.nn.Linear(32, 64)  # k=2 pieces in one Linear, max over a reshape
+        self.out = torch.nn.Linear(32, 10)
+    def forward(self, x):
+        x = torch.max(self.a1(x), self.b1(x))
+        x = self.l2(x).view(-1, 32, 2).max(dim=2)[0]
+        return self.out(x)
+model = Maxout()""", 2, ["maxout", "maxout"], ["Maxout k=2"]),
+    Zoo("concat_branches", """\
+class Two(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = torch.nn.Linear(784, 16), torch.nn.Linear(784, 16), torch.nn.Linear(32, 10)
+    def forward(self, x):
+        return self.out(torch.cat([torch.relu(self.a(x)), torch.tanh(self.b(x))], dim=1))
+model = Two()""", 2, ["relu", "tanh"], ["concat"]),
+    Zoo("unknown_op", """\
+class Odd(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = torch.nn.Linear(784, 32), torch.nn.Linear(32, 32), torch.nn.Linear(32, 10)
+    def forward(self, x):
+        x = torch.relu(self.a(x))
+        x = torch.relu(self.b(torch.cumsum(x, dim=1) / 32))  # an op the grader does not replay
+        return self.out(x)
+model = Odd()""", 2, ["relu", "relu"], verified=False, unsupported="CumsumBackward0"),
+]
