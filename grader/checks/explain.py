@@ -53,10 +53,11 @@ def explain_checks(checks: list[dict[str, Any]], diagnoses: list[Diagnosis]) -> 
         for check in out:
             if not _explains(d, check, tasks):
                 continue
+            first_cell_error = not any(r.startswith("task_cell_error@") for r in check.get("diagnoses", []))
             check["diagnoses"] = [*check.get("diagnoses", []), d.ref]
             d.checks.append(str(check["id"]))
-            if d.id == "task_cell_error" and check.get("status") in _FAILING:
-                _name_the_cell(check, d)
+            if d.id == "task_cell_error" and first_cell_error and check.get("status") in _FAILING:
+                _name_the_cell(check, d)  # the task's first failing cell is named; later ones are listed
     return out
 
 

@@ -99,6 +99,7 @@ class DiagnosisConfig:
     plateau_tolerance: float = 0.1      # |smoothed loss − ln C| at most this counts as "at the chance plateau"
     plateau_window: int = 10            # steps of the moving average the plateau is judged on
     plateau_epochs: float = 1.0         # stuck at least this many epochs (and still there at the end): a finding
+    slow_start_epochs: float = 0.1      # a vanishing-gradient plateau this long at the start: an info finding
     vanishing_ratio: float = 0.01       # first-layer / last-layer gradient norm below this: vanishing gradients
     small_lr_sgd: float = 0.01          # SGD-like: lr / (1 − momentum) at most this is "too small"
     small_lr_adaptive: float = 1e-5     # Adam, RMSprop, Adagrad, ...: lr at most this is "too small"

@@ -111,7 +111,8 @@ def chance_plateau(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]
         stuck = start + length >= len(values) - 1
         cause, cause_ev = _plateau_cause(inp, er, cfg, values, start)
         long_enough = length >= cfg.plateau_epochs * per_epoch
-        slow_start = cause == "vanishing_gradients" and length >= max(5 * cfg.plateau_window, 0.25 * per_epoch)
+        slow_start = cause == "vanishing_gradients" and length >= max(5 * cfg.plateau_window,
+                                                                      cfg.slow_start_epochs * per_epoch)
         if not ((long_enough and (stuck or cause != "unknown")) or slow_start):
             continue
         severity: Severity = "info" if cause == "vanishing_gradients" or not stuck else "warning"

@@ -9,9 +9,9 @@ turns them into findings.
 * ``forward``: the first few outermost forward calls of each model, with and without autograd: input range
   (pixels 0–255 or scaled?), train/eval mode, and the Dropout/BatchNorm layers a train-mode call under
   ``torch.no_grad()`` (a test-accuracy cell without ``model.eval()``) leaves active.
-* ``grads``: on sampled steps, just before ``optimizer.step()``: the total gradient norm (exploding?) and, per
-  1-D parameter (a bias), how many entries have exactly zero gradient (a ReLU unit inactive on the whole
-  batch has a zero bias gradient: dead units).
+* ``grads``: on sampled steps, just before ``optimizer.step()``: the gradient norm over the small tensors (biases,
+  the output layer: exploding?) and, per 1-D parameter (a bias), how many entries have exactly zero gradient
+  (a ReLU unit inactive on the whole batch has a zero bias gradient: dead units).
 * ``grad_carry``: after a sampled step, a one-shot tensor hook on the smallest parameter looks at its
   ``.grad`` when the next backward delivers a new gradient: still non-zero means nothing zeroed it
   (``optimizer.zero_grad()`` missing) and the gradients accumulate across steps.
@@ -29,6 +29,7 @@ import torch
 # step counts at which evidence is sampled (a 1-2-3 ... log scale: a handful per run, whatever its length)
 STEPS = frozenset({0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000})
 FORWARD_SAMPLES = 3  # outermost forward calls sampled per model, with and without autograd each
+_NORM_MAX = 1 << 14  # gradient norms are sampled over tensors of at most this many elements
 _STOCHASTIC = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
 
 
@@ -43,19 +44,23 @@ class Doctor:
         self.carry: dict[int, Any] = {}                # run index -> hook handle of the pending carry check
         self.idle: dict[int, int] = {}                 # id(optimizer) -> steps without any gradient
         self.losses: set[int] = set()                  # ids of loss modules (roots too, but not models)
-        self.last_root: int | None = None              # the model of the latest forward call with autograd
+        self.segments: dict[tuple[Any, ...], torch.Tensor] = {}  # bias sizes -> segment id of each entry
+        self.last_root: Any = None                     # the model of the latest forward call with autograd
 
     # ------------------------------------------------------------------ forward calls
     def root_forward(self, mod: Any, args: Any) -> None:
         """An outermost forward call just returned (called by the probe's forward post-hook)."""
-        grad = torch.is_grad_enabled()
-        key = (id(mod), grad)
-        n = self.left.get(key, FORWARD_SAMPLES)
-        if n > 0:
-            self.left[key] = n - 1
-            self.sample(mod, args, grad, key)
-        if grad and id(mod) not in self.losses:
-            self.last_root = id(getattr(mod, "_orig_mod", mod))
+        try:
+            grad = torch.is_grad_enabled()
+            key = (id(mod), grad)
+            n = self.left.get(key, FORWARD_SAMPLES)
+            if n > 0:
+                self.left[key] = n - 1
+                self.sample(mod, args, grad, key)
+            if grad and id(mod) not in self.losses:
+                self.last_root = mod  # resolved (compile wrapper, id) only at an idle step: Module getattr is slow
+        except Exception as exc:
+            self.p.error("doctor_root", exc)
 
     def sample(self, mod: Any, args: Any, grad: bool, key: tuple[int, bool]) -> None:
         """One ``forward`` event: input range, mode, and the layers a no-grad train-mode call leaves active."""
@@ -92,15 +97,26 @@ class Doctor:
             handle = self.carry.pop(k, None)
             if handle is not None:
                 handle.remove()
-            params = [q for g in opt.param_groups for q in g["params"] if q.grad is not None]
-            if not params:
+            grads = [q.grad for g in opt.param_groups for q in g["params"] if q.grad is not None]
+            if not grads:
                 return
-            norms = torch._foreach_norm([q.grad for q in params])
-            total = torch.linalg.vector_norm(torch.stack([n.float().cpu() for n in norms]))
-            ones = [q for q in params if q.dim() == 1]
-            zeros = [(q.grad == 0).sum().cpu() for q in ones]
-            self.p.emit("doctor", kind="grads", run=k, step=run["steps"], total=float(total),
-                        biases=[[q.numel(), int(z)] for q, z in zip(ones, zeros, strict=True)])
+            # the norm over the small tensors (biases, the output layer) tracks an explosion as well as the full
+            # norm and costs a fraction of reading every weight gradient
+            small = [g for g in grads if g.numel() <= _NORM_MAX] or [min(grads, key=lambda g: g.numel())]
+            total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(small)).float()).reshape(1)
+            ones = [g for g in grads if g.dim() == 1]
+            sizes = [g.numel() for g in ones]
+            if ones:  # zero entries per bias in one reduction: a segment id per entry (cached), then bincount
+                key = (tuple(sizes), str(total.device))
+                if key not in self.segments:
+                    self.segments[key] = torch.repeat_interleave(torch.arange(len(ones), device=total.device),
+                                                                 torch.tensor(sizes, device=total.device))
+                zeros = torch.bincount(self.segments[key], weights=(torch.cat(ones) == 0).float(),
+                                       minlength=len(ones))
+                total = torch.cat([total, zeros.to(total.dtype)])
+            values = total.tolist()
+            self.p.emit("doctor", kind="grads", run=k, step=run["steps"], total=values[0],
+                        biases=[[n, int(z)] for n, z in zip(sizes, values[1:], strict=True)])
         except Exception as exc:
             self.p.error("doctor_grads", exc)
 
@@ -138,11 +154,11 @@ class Doctor:
         try:
             loss = self.p.pending_loss
             held = {id(q) for g in opt.param_groups for q in g["params"]}
-            model = self.p.roots.get(self.last_root) if self.last_root is not None else None
+            model = getattr(self.last_root, "_orig_mod", self.last_root)
             shared = None if model is None else sum(id(q) in held for q in model.parameters())
             self.p.emit("doctor", kind="idle_step", opt=id(opt), n=n, it=self.p.current_iter,
                         loss=None if loss is None else float(loss.float().reshape(())),
-                        model=self.last_root, model_cls=type(model).__name__ if model is not None else None,
-                        shared_params=shared)
+                        model=None if model is None else id(model),
+                        model_cls=type(model).__name__ if model is not None else None, shared_params=shared)
         except Exception as exc:
             self.p.error("doctor_idle", exc)
