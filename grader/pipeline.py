@@ -67,6 +67,7 @@ class GradeOptions:
     # called with {"kind": "cell_start"|"cell_end"|"epoch", ...} while the submission runs (never for grading)
     progress: Callable[[dict[str, Any]], None] | None = None
     flush_denormal: bool = True  # CPU: zero subnormal floats in the kernel (a large speed-up for RMSprop runs)
+    proof: bool = True  # checkpoints in the kernel + re-training segments in the grader (proof of training)
     max_submission_mb: float | None = None  # None: grader.submission.load.MAX_BYTES (64 MiB)
     sandbox: str = "auto"  # auto | off | require (grader/execution/sandbox.py)
 
@@ -198,7 +199,7 @@ def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, root: P
     return ExecutionOptions(
         probe_config={"export_dir": str(probe_dir),
                       "mnist_root": str(root), "seed": seed, "data_mode": mode,
-                      "flush_denormal": opts.flush_denormal},
+                      "flush_denormal": opts.flush_denormal, "proof": opts.proof},
         cell_timeout_s=opts.cell_timeout_s or budget["cell_timeout_s"],
         budget_s=opts.budget_s or budget["submission_timeout_s"],
         hide_gpus=opts.device == "cpu", wrapper=[*opts.wrapper, *box.wrapper], env={**box.env, **opts.env},

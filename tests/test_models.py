@@ -60,9 +60,13 @@ def test_model_is_read_and_evaluated(zoo: dict[str, Any], z: Zoo) -> None:
         assert acc["value"] > 0.2, f"{z.name}: two epochs should learn something: {acc}"
         if "params =" not in z.code:  # a module: the kernel measured it in eval mode too
             assert acc["kernel"] is not None and abs(acc["value"] - acc["kernel"]) <= 1e-6, f"{z.name}: {acc}"
+        # proof of training: re-trained in the grader's process (Dropout masks, BatchNorm updates, Maxout, ...)
+        assert run["proof"]["status"] == "verified", f"{z.name}: {run['proof']}"
+        assert run["proof"]["segments"] and run["proof"]["max_weight_dev"] <= 1e-2, run["proof"]
     else:
         assert acc["source"] != "grader" and z.unsupported in (acc["unverified_reason"] or ""), acc
         assert z.unsupported in model["unsupported"]
+        assert run["proof"]["status"] == "not_replay_verified" and z.unsupported in run["proof"]["reason"]
 
 
 def test_batchnorm_dropout_models_pass_the_structure_checks(zoo: dict[str, Any]) -> None:

@@ -524,3 +524,13 @@ def test_no_accuracy_credit_for_the_split_it_trained_on(test_split_cuda: dict[st
 
 def test_error_cells_outside_task_sections_are_not_task_errors(errors: dict[str, Any]) -> None:
     assert diagnoses(errors, "task_cell_error") == [], errors["diagnoses"]  # no task headings in that notebook
+
+
+def test_honest_runs_are_replay_verified(perfect: dict[str, Any], styles: dict[str, Any]) -> None:
+    """Proof of training: every honest run of the lecture's loop is re-trained by the grader and matches."""
+    for result in (perfect, styles):
+        for run in result["runs"]:
+            proof = run["proof"]
+            assert proof["status"] == "verified", f"run {run['index']}: {proof}"
+            assert proof["segments"] and proof["max_weight_dev"] <= 1e-2 and proof["max_loss_dev"] <= 1e-3, proof
+        assert not any(f["id"] == "training_unverified" for f in result["flags"]), summary(result)

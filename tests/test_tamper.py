@@ -16,7 +16,7 @@ from grader.assignment import load_assignment
 from grader.pipeline import GradeOptions, grade_file
 
 KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-TAMPER_FLAGS = {"probe_tampered", "step_mismatch", "weights_mismatch", "accuracy_at_chance"}
+TAMPER_FLAGS = {"probe_tampered", "step_mismatch", "no_training_evidence", "weights_mismatch", "accuracy_at_chance"}
 PROBE = "sys.modules['_grader_probe'].probe()"
 
 

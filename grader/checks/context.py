@@ -28,6 +28,9 @@ class EvaluatedRun:
     weight_conflicts: list[str] = field(default_factory=list)  # exported weights vs the training trace
     # grader-measured accuracy on the train split, for a run that trained on the test split (else None)
     accuracy_unseen: float | None = None
+    # proof of training (grader.evaluation.replay.ProofResult.to_dict()): status verified / not_replay_verified /
+    # unverified, reason, segments re-trained with their deviations; None for a run that never stepped
+    proof: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from grader.checks.context import CheckContext
+from grader.checks.proof import proof_flags
 from grader.checks.tamper import tamper_flag, tamper_flags
 
 _COST = re.compile(r"cost\s*[=:]\s*(?:tensor\()?\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)", re.I)
@@ -83,6 +84,7 @@ def integrity_flags(ctx: CheckContext, params: dict[str, Any]) -> list[dict[str,
     if test_runs:
         flags.append(_flag("trained_on_test", f"run(s) {test_runs} trained on the MNIST test split", runs=test_runs))
     flags.extend(tamper_flags(ctx))
+    flags.extend(proof_flags(ctx))
     flags.extend(printed_numbers(ctx, params))
     flags.extend(accuracy_at_chance(ctx, params))
     ex = ctx.execution

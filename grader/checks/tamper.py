@@ -1,5 +1,5 @@
-"""Tamper flags: the probe's hooks undone, optimizer steps that changed nothing, exports that contradict
-the training record.
+"""Tamper flags: the probe's hooks or methods undone, forged events, recorded steps without evidence or that
+changed nothing, exports that contradict the training record.
 
 Each flag says what it takes away from the score: ``voids`` (check-id patterns that get 0 points, "*"
 = every automatic check) and/or ``untrusted`` (``{"runs": [...]}``: runs the checks must not use;
@@ -20,7 +20,12 @@ HOOK_NAMES = {
     "backward_wrapper": "the torch.autograd.backward wrapper (restored or replaced)",
     "tensor_backward": "Tensor.backward (replaced: backward bypasses the recording)",
     "dataloader_wrapper": "the DataLoader wrappers", "cell_watch": "the grader's per-cell check",
+    "probe_methods": "the recording probe's methods (emit, step hooks, ...) replaced",
+    "guard_methods": "the tamper guard's methods (report, step checks, ...) replaced",
+    "probe_object": "the recording probe itself replaced",
 }
+#: probe errors after which the folded steps may honestly fall short of the probe's own count
+_LOSSY_ERRORS = ("flush", "step_post")
 
 
 def tamper_flag(fid: str, message: str, voids: list[str] | None = None,
@@ -51,15 +56,50 @@ def _broken_hooks(ctx: CheckContext) -> dict[str, int | None]:
     return broken
 
 
+def forged_events(ctx: CheckContext) -> list[str]:
+    """Events the probe cannot have written: the export's ``end`` / final guard report repeated or missing,
+    events after ``end``, runs or steps out of sequence, an ``end`` that disagrees with the folded recording."""
+    rec, out = ctx.recording, []
+    if rec.n_end > 1:
+        out.append(f"{rec.n_end} end events (the grader's export writes one)")
+    if rec.n_guard_final > 1:
+        out.append(f"{rec.n_guard_final} final guard reports (the grader's export writes one)")
+    if rec.after_end:
+        out.append(f"{rec.after_end} event(s) after the end of the recording")
+    out.extend(rec.out_of_sequence[:5])
+    end = rec.end
+    if end is None:
+        return out
+    wheres = {str(e.get("where")) for e in rec.probe_errors}
+    if not rec.n_guard_final and "guard_report" not in wheres:
+        out.append("the recording ended without the guard's final report")
+    n_runs = end.get("n_runs")
+    if isinstance(n_runs, int) and n_runs != len(rec.runs):
+        out.append(f"the probe counted {n_runs} run(s) but the recording has {len(rec.runs)}")
+    steps = end.get("steps")
+    if isinstance(steps, list) and len(steps) == len(rec.runs) and not wheres & set(_LOSSY_ERRORS):
+        for run, n in zip(rec.runs, steps, strict=True):
+            # an interrupt (timeout) between the step count and its loss can leave one step unrecorded
+            if isinstance(n, int) and not 0 <= n - run.steps <= 1:
+                out.append(f"run {run.index + 1}: the probe counted {n} steps but the recording has {run.steps}")
+    return out
+
+
 def hook_flags(ctx: CheckContext) -> list[dict[str, Any]]:
-    """probe_tampered: hooks removed or replaced, or the recording's final report missing."""
-    broken = _broken_hooks(ctx)
+    """probe_tampered: hooks or the probe's methods removed or replaced, events forged, or the final report
+    missing."""
+    broken, forged = _broken_hooks(ctx), forged_events(ctx)
     if broken:
         what = "; ".join(HOOK_NAMES.get(k, k) + (f" (after cell index {c})" if c is not None else "")
                          for k, c in sorted(broken.items()))
-        return [tamper_flag("probe_tampered", f"the grader's recording hooks were removed or replaced: {what}; "
+        more = f"; the event stream was forged: {'; '.join(forged)}" if forged else ""
+        return [tamper_flag("probe_tampered", f"the grader's recording hooks were removed or replaced: {what}{more}; "
                             "the recording cannot be trusted, no automatic points", voids=["*"],
-                            broken=sorted(broken), first_seen_cell_index=broken)]
+                            broken=sorted(broken), first_seen_cell_index=broken, forged=forged)]
+    if forged:
+        return [tamper_flag("probe_tampered", f"the recording contains events the grader's probe did not write: "
+                            f"{'; '.join(forged)}; the recording cannot be trusted, no automatic points",
+                            voids=["*"], forged=forged)]
     if ctx.recording.end is None and ctx.execution is not None and ctx.execution.exported:
         return [tamper_flag("probe_tampered", "the recording ended without its final report (the probe was "
                             "disabled or its output closed); no automatic points", voids=["*"])]
@@ -91,10 +131,23 @@ def _step_problems(er: EvaluatedRun, g: dict[str, Any], ctx: CheckContext) -> li
 
 
 def step_flags(ctx: CheckContext) -> list[dict[str, Any]]:
-    """step_mismatch: recorded optimizer steps that the parameters' version counters contradict."""
-    final, flags = _final(ctx), []
+    """no_training_evidence: recorded steps the guard never saw an optimizer take (no evidence, no run);
+    step_mismatch: recorded optimizer steps that the parameters' version counters contradict.
+
+    Both need the guard's final report: a kernel that died before the export leaves no evidence either
+    way, and its runs are judged on the recording alone (the kernel_died flag tells the instructor)."""
+    final, flags = _final(ctx), list[dict[str, Any]]()
+    if not ctx.recording.n_guard_final:
+        return flags
     for er in ctx.runs:
         g = final.get(er.run.index)
+        if er.run.steps and not int((g or {}).get("steps") or 0):
+            flags.append(tamper_flag(
+                "no_training_evidence", f"{er.label}: {er.run.steps} steps were recorded but the grader's guard "
+                "saw no optimizer step change its parameters (the steps were written into the recording, not "
+                "trained); the run is not used for any check", untrusted={"runs": [er.run.index]},
+                run=er.run.index, recorded_steps=er.run.steps, guard=g))
+            continue
         problems = _step_problems(er, g, ctx) if g and er.run.steps else []
         if problems:
             flags.append(tamper_flag(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ from grader.data.mnist import load_split
 from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
+from grader.evaluation.replay import verify_run
 from grader.recording.architecture import analyse
-from grader.recording.events import Recording
+from grader.recording.events import Recording, Run
 
 
 def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
@@ -38,6 +41,7 @@ def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> l
     # each split is read only if a run needs it, and once (the full train split is 47 MB)
     split = functools.cache(lambda train: load_split(mnist_root, train=train))
     flows: dict[str, list[float] | None] = {}
+    rng = random.Random(os.urandom(16))  # which segments are re-trained: chosen after the notebook ran
     out = []
     for run in recording.runs:
         er = EvaluatedRun(run, analyse(run.graph))
@@ -54,8 +58,20 @@ def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> l
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
+        er.proof = _prove(run, recording, export_dir, split, rng)
         out.append(er)
     return out
+
+
+def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bool], Any],
+           rng: random.Random) -> dict[str, Any] | None:
+    """The run's proof of training as JSON; a replay that crashes is 'not replay-verified', never a grade error."""
+    try:
+        result = verify_run(run, recording.proofs, export_dir, split, rng)
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        return {"status": "not_replay_verified", "reason": f"the replay failed: {type(exc).__name__}: {exc}",
+                "segments": []}
+    return result.to_dict() if result is not None else None
 
 
 def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Callable[[bool], Any]) -> None:

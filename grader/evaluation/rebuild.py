@@ -185,6 +185,23 @@ REPLAY: dict[str, Op] = {
 }
 
 
+def _dropout_on(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    return F.dropout(xs[0], float(n.attrs["p"]), training=True)  # CPU: the kernel's own mask draw, same RNG
+
+
+def _batch_norm_update(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    """Training-mode BatchNorm that updates the running statistics in place, as the student's step did."""
+    momentum = n.attrs.get("momentum")
+    if momentum is None and n.tensor("running_mean") is not None:
+        raise UnverifiableModel("a BatchNorm with a cumulative moving average (momentum=None)")
+    return F.batch_norm(xs[0], _t(ts, n, "running_mean"), _t(ts, n, "running_var"), _t(ts, n, "weight"),
+                        _t(ts, n, "bias"), training=True, momentum=float(momentum or 0.1), eps=float(n.attrs["eps"]))
+
+
+#: Replacements for re-executing training steps (proof of training): Dropout draws masks, BatchNorm updates.
+STOCHASTIC: dict[str, Op] = {"dropout": _dropout_on, "batch_norm": _batch_norm_update}
+
+
 def _shape(t: Tensor) -> str:
     return "(" + ", ".join(str(d) for d in t.shape) + ")"
 
@@ -218,12 +235,15 @@ def check_replayable(graph: Graph) -> None:
         raise UnverifiableModel("the graph has no affine (Linear/Conv) layer")
 
 
-def rebuild(graph: Graph | dict[str, Any], weights: dict[str, Tensor], train: bool = False) -> Forward:
+def rebuild(graph: Graph | dict[str, Any], weights: dict[str, Tensor], train: bool = False,
+            stochastic: bool = False) -> Forward:
     """The forward function of a traced model, replayed op by op through :data:`REPLAY`.
 
     ``graph`` is a parsed :class:`Graph` (or the probe's dict); ``weights`` the tensors by key.
     ``train=False`` is eval mode (Dropout off, BatchNorm running statistics); ``train=True`` uses
-    batch statistics (Dropout still off: the grader's replay is deterministic). The returned
+    batch statistics (Dropout still off: the grader's replay is deterministic); ``stochastic=True``
+    re-executes a training step exactly (Dropout masks drawn from the RNG, BatchNorm running
+    statistics updated in ``weights``' tensors). The returned
     function takes a batch of images (any shape with the model's input size per sample), reshapes
     it to each input node's shape and returns the output node's value in float32. Raises
     :class:`UnverifiableModel` with a specific reason if the graph is not replayable or its
@@ -237,6 +257,8 @@ def rebuild(graph: Graph | dict[str, Any], weights: dict[str, Tensor], train: bo
     check_replayable(graph)
     tensors = _check_tensors(graph, weights)
     g = graph
+    ops = {**REPLAY, **STOCHASTIC} if stochastic else REPLAY
+    train = train or stochastic
 
     def forward(x: Tensor) -> Tensor:
         x = x.to(torch.float32)
@@ -249,7 +271,7 @@ def rebuild(graph: Graph | dict[str, Any], weights: dict[str, Tensor], train: bo
                                             f"{_numel(shape)} ({'×'.join(map(str, shape))})")
                 values[n.id] = x.reshape(x.shape[0], *shape)
                 continue
-            values[n.id] = REPLAY[n.op]([values[i] for i in n.inputs], n, tensors, train)
+            values[n.id] = ops[n.op]([values[i] for i in n.inputs], n, tensors, train)
         return values[g.output]
 
     return forward

@@ -17,7 +17,8 @@ from typing import Any
 # (module name in the kernel, source file in grader/recording), in load order
 PROBE_MODULES = (("_grader_probe_graph", "probe_graph.py"), ("_grader_probe_mnist", "probe_mnist.py"),
                  ("_grader_probe_guard", "probe_guard.py"), ("_grader_probe_device", "probe_device.py"),
-                 ("_grader_probe_doctor", "probe_doctor.py"), ("_grader_probe", "probe.py"))
+                 ("_grader_probe_doctor", "probe_doctor.py"), ("_grader_probe_proof", "probe_proof.py"),
+                 ("_grader_probe", "probe.py"))
 EXPORT_MODULE = ("_grader_probe_export", "probe_export.py")
 
 

@@ -81,7 +81,12 @@ class Recording:
     end: dict[str, Any] | None = None
     guard: list[dict[str, Any]] = field(default_factory=list)  # tamper evidence (probe_guard)
     doctor: list[dict[str, Any]] = field(default_factory=list)  # training-loop evidence (probe_doctor)
+    proofs: list[dict[str, Any]] = field(default_factory=list)  # checkpoint segments (probe_proof)
     bad_lines: int = 0
+    n_end: int = 0                     # ``end`` events (the export writes one, last)
+    n_guard_final: int = 0             # final guard reports (the export writes one, just before ``end``)
+    after_end: int = 0                 # events of any kind after the first ``end``
+    out_of_sequence: list[str] = field(default_factory=list)  # run/steps events the probe cannot have written
     code_cells: list[int] = field(default_factory=list)  # notebook index of each code cell the kernel ran
 
     def notebook_cell(self, ordinal: int) -> int:
@@ -120,6 +125,8 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
     runs: dict[int, Run] = {}
     for ev in events:
         kind = ev.get("ev")
+        if rec.n_end and kind != "_bad":
+            rec.after_end += 1
         if kind == "hello":
             rec.hello = ev
         elif kind == "dataset":
@@ -131,9 +138,16 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
         elif kind == "optimizer":
             rec.optimizers[int(ev["opt"])] = ev
         elif kind == "run":
+            if int(ev["run"]) != len(runs):  # the probe numbers its runs 0, 1, 2, ... once each
+                rec.out_of_sequence.append(f"run event {ev['run']} after {len(runs)} run(s)")
             runs[int(ev["run"])] = _new_run(ev, rec)
-        elif kind == "steps" and int(ev["run"]) in runs:
+        elif kind == "steps" and int(ev["run"]) not in runs:
+            rec.out_of_sequence.append(f"steps of run {ev['run']}, which has no run event")
+        elif kind == "steps":
             run = runs[int(ev["run"])]
+            if ev.get("first") != run.steps:  # each flush continues where the last one ended
+                rec.out_of_sequence.append(f"steps of run {ev['run']} starting at {ev.get('first')} "
+                                           f"after {run.steps} recorded")
             run.losses.extend(ev.get("losses", []))
             run.iters.extend(ev.get("iters", []))
         elif kind == "gradnorm" and int(ev["run"]) in runs:
@@ -142,10 +156,14 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
             rec.probe_errors.append(ev)
         elif kind == "guard":
             rec.guard.append(ev)
+            rec.n_guard_final += ev.get("kind") == "final"
         elif kind == "doctor":
             rec.doctor.append(ev)
+        elif kind == "proof":
+            rec.proofs.append(ev)
         elif kind == "end":
-            rec.end = ev
+            rec.end = ev  # the export's own is the last: the notebook's cells all ran before it
+            rec.n_end += 1
         elif kind == "_bad":
             rec.bad_lines += 1
     rec.runs = [runs[k] for k in sorted(runs)]

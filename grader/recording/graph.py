@@ -13,7 +13,7 @@ from typing import Any, Literal
 from grader.errors import GraderError
 
 OpKind = Literal["input", "affine", "norm", "dropout", "activation", "pool", "shape", "merge", "unsupported"]
-AttrType = Literal["int", "ints", "float", "bool", "str", "key", "key?", "int?", "num", "bool?"]
+AttrType = Literal["int", "ints", "float", "bool", "str", "key", "key?", "int?", "num", "num?", "bool?"]
 
 MAX_NODES = 5000
 
@@ -43,6 +43,7 @@ OPS: dict[str, OpSpec] = {
     "conv": OpSpec("affine", "Conv", (("weight", "key"), ("bias", "key?"), ("stride", "ints"), ("padding", "ints"),
                                       ("dilation", "ints"), ("groups", "int"))),
     "batch_norm": OpSpec("norm", "BatchNorm", (*_NORM, ("running_mean", "key?"), ("running_var", "key?"),
+                                               ("momentum", "num?"),
                                                ("training", "bool"))),
     "layer_norm": OpSpec("norm", "LayerNorm", (*_NORM, ("normalized_shape", "ints"))),
     "dropout": OpSpec("dropout", "Dropout", (("p", "float"),)),
@@ -146,6 +147,7 @@ _CHECK = {
     "ints": lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "num": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "num?": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
     "bool": lambda v: isinstance(v, bool), "bool?": lambda v: v is None or isinstance(v, bool),
     "str": lambda v: isinstance(v, str), "key": lambda v: isinstance(v, str),
     "key?": lambda v: v is None or isinstance(v, str),

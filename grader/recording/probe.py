@@ -58,6 +58,7 @@ class Probe:
         self.n_errors = 0
         self.handles: list[Any] = []
         self.originals: dict[str, Any] = {}
+        self.proof: Any = None                   # probe_proof.Proof: checkpoints for proof of training
         self.doctor: Any = None                  # probe_doctor.Doctor: training-loop evidence on sampled steps
 
     # ---------------------------------------------------------------- output
@@ -78,6 +79,11 @@ class Probe:
     # ---------------------------------------------------------------- modules
     def forward_pre(self, mod: Any, args: Any) -> None:
         self.depth += 1
+        if self.depth == 1 and self.proof is not None and self.proof.wants_input():
+            try:
+                self.proof.model_input(args)
+            except Exception as exc:
+                self.error("proof_input", exc)
         if self.depth == 1 and id(mod) not in self.roots:
             try:
                 self.new_root(mod, args)
@@ -142,6 +148,8 @@ class Probe:
                     self.emit("gradnorm", run=k, step=run["steps"], norms=[float(x) for x in norms])
             if self.doctor is not None and run["steps"] in self.doctor.steps:
                 self.doctor.before_step(k, run, opt)
+            if self.proof is not None:
+                self.proof.step_pre(k, run, opt)
         except Exception as exc:
             self.error("step_pre", exc)
 
@@ -155,6 +163,8 @@ class Probe:
             run["steps"] += 1
             if self.doctor is not None and run["steps"] in self.doctor.steps:
                 self.doctor.after_step(self.opt_runs[id(opt)], run, opt)
+            if self.proof is not None:
+                self.proof.step_post(self.opt_runs[id(opt)], run, opt)
             loss, self.pending_loss = self.pending_loss, None
             run["buf"].append(loss if loss is not None else torch.tensor(float("nan")))
             run["iters"].append(self.current_iter)
@@ -337,6 +347,9 @@ def install(config: dict[str, Any]) -> Probe:
     doctor = sys.modules.get("_grader_probe_doctor")  # loaded beside this module by the set-up cell
     if doctor is not None:
         p.doctor = doctor.Doctor(p)
+    proof = sys.modules.get("_grader_probe_proof")
+    if proof is not None and config.get("proof", True):
+        p.proof = proof.install(p)
     guard = sys.modules.get("_grader_probe_guard")  # after every hook: it records them as the expected state
     if guard is not None:
         guard.install(p)
@@ -390,6 +403,9 @@ def uninstall() -> None:
     mnist = sys.modules.get("_grader_probe_mnist")
     if mnist is not None:
         mnist.uninstall()
+    proof = sys.modules.get("_grader_probe_proof")
+    if proof is not None:
+        proof.uninstall()
     guard = sys.modules.get("_grader_probe_guard")
     if guard is not None:
         guard.uninstall()

@@ -154,10 +154,15 @@ def run_export() -> None:
             P.error("export", exc)
     with open(os.path.join(out_dir, "models.json"), "w", encoding="utf-8") as fh:
         json.dump({"models": records}, fh)
-    guard = sys.modules.get("_grader_probe_guard")
+    g = getattr(sys.modules.get("_grader_probe_guard"), "_G", None)
     try:
-        if guard is not None and guard.guard() is not None:
-            guard.guard().report()
+        if g is not None:  # methods replaced since install (checked here too: the guard's own may be replaced)
+            intact["probe_object"] = P is g.p
+            for who, obj in (("probe_methods", P), ("guard_methods", g)):
+                refs = g.refs.get(who) or {}
+                intact[who] = bool(refs) and all(getattr(getattr(obj, n, None), "__func__", None) is f
+                                                 for n, f in refs.items())
+            g.report()
     except Exception as exc:
         P.error("guard_report", exc)
     P.emit("end", hooks_intact=intact, n_runs=len(P.runs),

@@ -86,6 +86,15 @@ def _leaf(fn: Any) -> tuple[torch.Tensor, bool] | None:
     return None
 
 
+def _plain_nll(node: Any) -> bool:
+    """An NLL loss with the defaults (mean reduction, no class weights, ignore_index -100)."""
+    try:
+        return (int(node._saved_reduction) == 1 and node._saved_weight is None
+                and int(node._saved_ignore_index) in (-100, 2**64 - 100))  # saved as an unsigned int
+    except Exception:
+        return False
+
+
 def _find_loss(root: Any) -> tuple[Any, str | None]:
     """The loss node near the top (a mean or a regulariser may sit above it), or the root itself."""
     frontier: list[Any] = [root] if root is not None else []
@@ -183,7 +192,7 @@ class _Builder:
         node: dict[str, Any] = {"op": "batch_norm", "in": [x], "weight": w, "bias": b,
                                 "eps": float(getattr(fn, eps_field, 1e-5)),
                                 "training": bool(getattr(fn, "_saved_training", True)),
-                                "running_mean": None, "running_var": None}
+                                "running_mean": None, "running_var": None, "momentum": 0.1}
         saved = getattr(fn, "_saved_running_mean", None)
         if isinstance(saved, torch.Tensor):
             mod = self.owner.get(id(self.tensors[w])) if w else None
@@ -191,6 +200,7 @@ class _Builder:
                 mod = next((m for m in self.norms if m.running_mean.shape == saved.shape
                             and torch.equal(m.running_mean, saved)), None)
             if mod is not None:  # the live buffers: their values at export are the ones eval mode uses
+                node["momentum"] = mod.momentum if isinstance(mod.momentum, float) else None
                 node["running_mean"] = self.key(mod.running_mean, "b")
                 node["running_var"] = self.key(mod.running_var, "b")
             else:
@@ -333,6 +343,7 @@ def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None) -> dict[st
     ``tensors`` by key, the ids of the parameters and the affine layers' weights in forward order (for gradient norms).
     """
     node, loss_kind = _find_loss(loss.grad_fn)
+    plain = node is loss.grad_fn and loss_kind == "nll" and _plain_nll(node)  # replayable as F.cross_entropy/nll
     if loss_kind is not None:  # step below the loss; CrossEntropy = NLL over a log-softmax
         data = [f for f, _ in node.next_functions if f is not None]
         if loss_kind == "nll" and data and type(data[0]).__name__ == "LogSoftmaxBackward0":
@@ -344,7 +355,7 @@ def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None) -> dict[st
         b.visit(node)
         b.fold_biases()
     graph = {"nodes": b.nodes, "output": b.ids.get(node) if node is not None else None,
-             "loss": loss_kind, "batch": b.batch,
+             "loss": loss_kind, "batch": b.batch, "plain_loss": bool(plain),
              "tensors": {k: [int(d) for d in t.shape] for k, t in b.tensors.items()}}
     weights = [b.tensors[n["weight"]] for n in b.nodes if n["op"] in ("linear", "conv")]
     params = {id(t) for k, t in b.tensors.items() if k[0] == "p"}

@@ -14,12 +14,18 @@ what it finds is streamed out at once as ``guard`` events, so undoing it later d
   Per optimizer the versions at its first and last step are kept, so the grader can compare the version
   advance with the number of steps in the (append-only) recording; fused optimizers do not bump
   counters and are not version-checked.
+* Method checks: the probe's and the guard's methods (``emit``, ``step_pre`` / ``step_post``, ``report``, ...)
+  must still be the functions captured at install, and ``_grader_probe.probe()`` the installed probe; the
+  guard writes its own events to the probe's original output, so replacing ``p.emit`` cannot silence it.
 """
 
 from __future__ import annotations
 
 import builtins
 import importlib
+import json
+import sys
+import time
 from typing import Any
 
 import torch
@@ -29,6 +35,13 @@ _optim = importlib.import_module("torch.optim.optimizer")
 _mm = torch.nn.modules.module
 
 _G: Guard | None = None
+
+#: methods whose replacement (on the instance or the class) would let a notebook forge or drop the recording
+PROBE_METHODS = ("emit", "error", "forward_pre", "forward_post", "new_root", "optimizer_created", "step_pre",
+                 "step_post", "new_run", "flush_run", "flush_all", "backward", "loader_iter", "mnist_created",
+                 "hooks_intact")
+GUARD_METHODS = ("state", "check", "step_pre", "step_post", "_count", "report", "_run_evidence", "_emit",
+                 "methods_state")
 
 
 def _params(opt: Any) -> list[Any]:
@@ -61,6 +74,28 @@ class Guard:
         self.depth: dict[int, int] = {}
         self.before: dict[int, Any] = {}
         self.handles: list[Any] = []
+        # the functions behind the probe's and this guard's methods, and the probe's output, as installed:
+        # the export compares the bound methods with these, and guard events never go through p.emit
+        self.refs: dict[str, dict[str, Any]] = {
+            "probe_methods": {n: getattr(type(p), n) for n in PROBE_METHODS if hasattr(type(p), n)},
+            "guard_methods": {n: getattr(Guard, n) for n in GUARD_METHODS},
+        }
+        self.out, self.t0 = p.out, p.t0
+        probe_mod = sys.modules.get("_grader_probe")
+        self.probe_fn = getattr(probe_mod, "probe", None)
+
+    def _emit(self, **fields: Any) -> None:
+        """A ``guard`` event, written with the probe's original output file (not ``p.emit``, which may be replaced)."""
+        fields.update(ev="guard", t=round(time.monotonic() - self.t0, 4), cell=self.p.cell)
+        self.out.write(json.dumps(fields, default=str) + "\n")
+
+    def methods_state(self) -> dict[str, bool]:
+        """Are the probe's and the guard's methods still the installed functions (and the probe the installed one)?"""
+        out = {who: _bound_ok(obj, self.refs[who]) for who, obj in (("probe_methods", self.p), ("guard_methods", self))}
+        mod = sys.modules.get("_grader_probe")
+        out["probe_object"] = mod is not None and getattr(mod, "probe", None) is self.probe_fn and (
+            self.probe_fn is None or self.probe_fn() is self.p)
+        return out
 
     # ------------------------------------------------------------------ hooks
     def state(self) -> dict[str, bool]:
@@ -80,6 +115,7 @@ class Guard:
             "dataloader_wrapper": torch.utils.data.DataLoader.__iter__ is self.expected["dataloader_iter"]
             and torch.utils.data.dataloader._BaseDataLoaderIter.__next__ is self.expected["dataloader_next"],
         }
+        out.update(self.methods_state())
         if shell is not None:
             out["cell_watch"] = _post_run_cell in shell.events.callbacks.get("post_run_cell", [])
         return out
@@ -90,7 +126,7 @@ class Guard:
         if bad:
             for k in bad:
                 self.first_bad[k] = self.p.cell
-            self.p.emit("guard", kind="hooks", broken=bad, first_bad=dict(self.first_bad))
+            self._emit(kind="hooks", broken=bad, first_bad=dict(self.first_bad))
 
     # ------------------------------------------------------------------ steps
     def step_pre(self, opt: Any, args: Any, kwargs: Any) -> None:
@@ -143,7 +179,7 @@ class Guard:
         """Final evidence, emitted by the export cell before the probe's ``end``."""
         self.check()
         runs = [self._run_evidence(k, run) for k, run in enumerate(self.p.runs)]
-        self.p.emit("guard", kind="final", state=self.state(), first_bad=dict(self.first_bad), runs=runs)
+        self._emit(kind="final", state=self.state(), first_bad=dict(self.first_bad), runs=runs)
 
     def _run_evidence(self, k: int, run: dict[str, Any]) -> dict[str, Any]:
         rec = self.opts.get(id(run["opt"]))
@@ -162,6 +198,15 @@ class Guard:
             i for i, (t, a, b) in enumerate(zip(params, last, now, strict=False))
             if b > a and id(t) in weight_ids) if same and "snapshot" not in run else []
         return out
+
+
+def _bound_ok(obj: Any, refs: dict[str, Any]) -> bool:
+    """Every ``obj.name`` still a method bound to ``obj`` whose function is ``refs[name]``."""
+    try:
+        return bool(refs) and all(getattr(getattr(obj, n, None), "__func__", None) is f
+                                  and getattr(getattr(obj, n, None), "__self__", None) is obj for n, f in refs.items())
+    except Exception:
+        return False
 
 
 def _has(hooks: Any, fn: Any) -> bool:

@@ -81,8 +81,29 @@ def arch_row(run: dict[str, Any]) -> dict[str, Any]:
         "optimizer": opt.get("class", "?"), "lr": (opt.get("hparams") or {}).get("lr"),
         "steps": run.get("steps"), "epochs": run.get("epochs_completed"), "batch": run.get("batch_size"),
         "accuracy": acc.get("value"), "unverified": acc.get("source") not in (None, "grader"),
-        "notes": run.get("notes") or [],
+        "notes": run.get("notes") or [], **proof_view(run),
     }
+
+
+def proof_view(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's proof of training for the pages: status, and how (segments, deviation) or why not."""
+    proof = run.get("proof") or {}
+    status = proof.get("status") or "none"
+    segs = proof.get("segments") or []
+    how = ""
+    if status == "verified":
+        how = (f"{len(segs)} segment(s) re-trained, max deviation {proof.get('max_weight_dev') or 0:.1e}"
+               if segs else "")
+    return {"proof": status, "proof_detail": how or (proof.get("reason") or "")}
+
+
+def proof_summary(result: dict[str, Any]) -> str:
+    """The submission's weakest run proof: unverified < not_replay_verified < verified; 'none' without runs."""
+    statuses = {(r.get("proof") or {}).get("status") for r in result.get("runs") or [] if r.get("proof")}
+    for s in ("unverified", "not_replay_verified", "verified"):
+        if s in statuses:
+            return s
+    return "none"
 
 
 def diagnoses_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -180,7 +201,7 @@ def class_rows(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]
                      "pending": pending, "tasks": tasks,
                      "status": res.get("status", "?"), "status_label": i18n.status_label(res.get("status", "?"), lang),
                      "flags": [f.get("id", "?") for f in res.get("flags") or []],
-                     "accuracy": main_accuracy(res)})
+                     "accuracy": main_accuracy(res), "proof": proof_summary(res)})
     return rows
 
 

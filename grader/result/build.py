@@ -35,6 +35,7 @@ def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
         "gradient_flow": {"init_norms": er.gradient_flow,
                           "init_ratio": vanishing_ratio(er.gradient_flow) if er.gradient_flow else None,
                           "first_steps": r.gradnorms},
+        "proof": er.proof,
         "notes": er.notes,
     }
 

@@ -1,0 +1,27 @@
+"""The proof-of-training flag: a run whose re-trained segments or final loss contradict its record.
+
+The evidence is the grader's own re-execution (``grader.evaluation.replay``); a run marked
+``unverified`` there is not used by any check (its training claims earn nothing). Runs that cannot be
+re-executed ("not replay-verified") keep their points and are only listed, with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.checks.context import CheckContext
+from grader.checks.tamper import tamper_flag
+
+
+def proof_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+    """``training_unverified`` for every run whose proof of training failed."""
+    flags = []
+    for er in ctx.runs:
+        proof = er.proof or {}
+        if proof.get("status") == "unverified":
+            flags.append(tamper_flag(
+                "training_unverified", f"{er.label}: the grader re-trained it from its own checkpoints and got "
+                f"something else: {proof.get('reason')}; the run's training claims earn nothing",
+                untrusted={"runs": [er.run.index]}, run=er.run.index, proof=proof))
+    return flags
+
