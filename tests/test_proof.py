@@ -90,3 +90,20 @@ def test_custom_pipeline_is_not_replay_verified_and_keeps_its_run(loops: dict[st
     assert run["proof"]["status"] == "not_replay_verified", run["proof"]
     assert "custom data pipeline (Flip" in run["proof"]["reason"]
     assert run["steps"] > 0 and run["accuracy"]["source"] == "grader"
+
+
+FORGE_EPOCHS = """\
+import sys
+P = sys.modules['_grader_probe'].probe()
+n = P.runs[0]['steps']
+P.flush_all()
+for e in range(3):   # three more 'epochs' of falling losses that never ran
+    P.emit('steps', run=0, first=n + 60 * e, losses=[0.3 / (e + 1)] * 60, iters=[1000 + e] * 60)"""
+
+
+def test_forged_epochs_earn_nothing(tmp_path: Path) -> None:
+    r = _grade(tmp_path, "forged_epochs", [DATA, relu6(), train(ADAM, 1), FORGE_EPOCHS])
+    ids = {f["id"] for f in r["flags"]}
+    assert ids & {"probe_tampered", "step_mismatch", "training_unverified"}, summary(r)
+    for cid in ("t1.six_hidden", "t1.loss_decreased"):
+        assert check(r, cid)["points"] == 0, summary(r)
