@@ -341,15 +341,7 @@ def install(config: dict[str, Any]) -> Probe:
     torch.autograd.backward = backward
     p.originals["backward_wrapper"] = backward
     _install_data_hooks(p)
-    mnist = sys.modules.get("_grader_probe_mnist")  # loaded beside this module by the set-up cell
-    if mnist is not None:
-        mnist.install(p)
-    doctor = sys.modules.get("_grader_probe_doctor")  # loaded beside this module by the set-up cell
-    if doctor is not None:
-        p.doctor = doctor.Doctor(p)
-    proof = sys.modules.get("_grader_probe_proof")
-    if proof is not None and config.get("proof", True):
-        p.proof = proof.install(p)
+    _install_companions(p, config)
     guard = sys.modules.get("_grader_probe_guard")  # after every hook: it records them as the expected state
     if guard is not None:
         guard.install(p)
@@ -361,6 +353,19 @@ def install(config: dict[str, Any]) -> Probe:
            device=torch.cuda.get_device_name(0) if cuda else "cpu", seed=config.get("seed"),
            gpu_guard=device.gpu_memory_guard(cuda))
     return p
+
+
+def _install_companions(p: Probe, config: dict[str, Any]) -> None:
+    """The kernel-side modules loaded beside this one by the set-up cell: MNIST redirect, doctor, proof."""
+    mnist = sys.modules.get("_grader_probe_mnist")
+    if mnist is not None:
+        mnist.install(p)
+    doctor = sys.modules.get("_grader_probe_doctor")
+    if doctor is not None:
+        p.doctor = doctor.Doctor(p)
+    proof = sys.modules.get("_grader_probe_proof")
+    if proof is not None and config.get("proof", True):
+        p.proof = proof.install(p)
 
 
 def _install_data_hooks(p: Probe) -> None:
