@@ -13,6 +13,7 @@ In eval mode (the default) Dropout is the identity and BatchNorm uses its runnin
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,21 @@ class UnverifiableModel(GraderError):
         self.reason = reason
 
 
+def safe_load(path: Path, data: bytes | None = None) -> Any:
+    """``torch.load(..., weights_only=True, map_location="cpu")`` of ``path`` (or of its bytes, already read).
+
+    Only tensors and plain containers/numbers are constructed; anything else is refused before any
+    object is built. Raises :class:`UnverifiableModel` naming the file on any failure.
+    """
+    try:
+        return torch.load(io.BytesIO(data) if data is not None else path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnverifiableModel(
+            f"weights file {path.name} could not be loaded safely ({type(exc).__name__}: {first_line})"
+        ) from exc
+
+
 def load_weights(path: Path) -> dict[str, Tensor]:
     """Load a ``dict[str, Tensor]`` saved with ``torch.save`` without unpickling arbitrary objects.
 
@@ -43,13 +59,7 @@ def load_weights(path: Path) -> dict[str, Tensor]:
     Raises :class:`UnverifiableModel` naming the file on any failure.
     """
     path = Path(path)
-    try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnverifiableModel(
-            f"weights file {path.name} could not be loaded safely ({type(exc).__name__}: {first_line})"
-        ) from exc
+    obj = safe_load(path)
     if not isinstance(obj, dict):
         raise UnverifiableModel(
             f"weights file {path.name} holds a {type(obj).__name__}, not a dict of tensors"

@@ -25,7 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from grader.evaluation.rebuild import UnverifiableModel, check_replayable, load_weights, rebuild, weights_path
+from grader.evaluation.rebuild import (
+    UnverifiableModel,
+    check_replayable,
+    load_weights,
+    rebuild,
+    safe_load,
+    weights_path,
+)
 from grader.recording.events import Run
 from grader.recording.graph import Graph, GraphError, parse_graph
 
@@ -83,23 +90,18 @@ def _tensor_dict(obj: Any, what: str) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v for k, v in obj.items()}
 
 
-def _load_blob(path: Path) -> dict[str, Any]:
-    blob = load_weights_any(path)
+def _load_blob(path: Path, data: bytes) -> dict[str, Any]:
+    """A checkpoint's contents from the bytes already hashed (``weights_only=True``: tensors and plain values)."""
+    try:
+        blob = safe_load(path, data)
+    except UnverifiableModel as exc:
+        raise NotReplayable(exc.reason) from exc
+    if not isinstance(blob, dict):
+        raise NotReplayable(f"checkpoint {path.name} is not a dict")
     for key in ("start", "end", "grad", "optim", "rng"):
         if key not in blob:
             raise NotReplayable(f"checkpoint {path.name} has no {key!r}")
     return blob
-
-
-def load_weights_any(path: Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)`` of a checkpoint (tensors, plain containers and numbers only)."""
-    try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-        raise NotReplayable(f"checkpoint {path.name} could not be loaded safely ({type(exc).__name__})") from exc
-    if not isinstance(obj, dict):
-        raise NotReplayable(f"checkpoint {path.name} is not a dict")
-    return obj
 
 
 def _optimizer(seg: dict[str, Any], blob: dict[str, Any], tensors: dict[str, Tensor]) -> torch.optim.Optimizer:
@@ -146,10 +148,11 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-8)
 
 
-def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], split: tuple[Tensor, Tensor],
-           recorded: list[float | None], accumulate: bool) -> tuple[dict[str, Tensor], float]:
-    """Re-execute the segment's steps from its start checkpoint; the reached tensors and the max loss deviation."""
-    tensors = {k: v.clone() for k, v in _tensor_dict(blob["start"], "start").items()}
+def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[str, Tensor],
+           split: tuple[Tensor, Tensor], recorded: list[float | None],
+           accumulate: bool) -> tuple[dict[str, Tensor], float]:
+    """Re-execute the segment's steps from its start tensors ``begin``; the reached tensors and max loss deviation."""
+    tensors = {k: v.clone() for k, v in begin.items()}
     for k, v in tensors.items():
         if k.startswith("p"):
             v.requires_grad_(True)
@@ -223,10 +226,12 @@ def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: t
     path = (export_dir / str(name)).resolve()
     if not isinstance(name, str) or export_dir.resolve() not in path.parents or not path.is_file():
         raise NotReplayable(f"checkpoint {name!r} is missing")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != seg.get("sha256"):
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != seg.get("sha256"):
         raise Contradiction(f"checkpoint {name} is not the file the kernel wrote at step {int(seg['start_step']) + 1} "
                             "(its sha256 differs from the one streamed then)")
-    blob = _load_blob(path)
+    blob = _load_blob(path, data)
+    begin = _tensor_dict(blob["start"], "start")
     end = {k: v for k, v in _tensor_dict(blob["end"], "end").items() if k[0] in "pb"}  # constants never train
     start = int(seg["start_step"])
     if any(not torch.isfinite(v).all() for v in end.values()) or any(
@@ -237,10 +242,10 @@ def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: t
     for accumulate in (False, True):  # a loop without zero_grad() accumulates: replay it as it ran
         torch.set_num_threads(1)  # as the kernels train (one thread each): the same float order, mostly exact
         try:
-            reached, loss_dev = _steps(graph, seg, blob, split, recorded, accumulate)
+            reached, loss_dev = _steps(graph, seg, blob, begin, split, recorded, accumulate)
         finally:
             torch.set_num_threads(threads)
-        dev = _weight_dev(reached, _tensor_dict(blob["start"], "start"), end)
+        dev = _weight_dev(reached, begin, end)
         check = SegmentCheck(int(seg.get("segment", 0)), int(seg["start_step"]), int(seg["n_steps"]), dev, loss_dev,
                              "accumulate" if accumulate else "zero_grad", False)
         check.ok = check.weight_dev <= WEIGHT_TOL and check.loss_dev <= LOSS_TOL

@@ -145,7 +145,7 @@ def _dense_text(dense: list[Layer]) -> str:
     return "→".join(text)
 
 
-def _decoration(node: Node, graph: Graph) -> str | None:
+def _decoration(node: Node, graph: Graph, maxout_nodes: set[int]) -> str | None:
     """How a non-affine op after a layer is shown (None: not worth naming)."""
     a = node.attrs
     if node.op == "dropout":
@@ -159,7 +159,7 @@ def _decoration(node: Node, graph: Graph) -> str | None:
         return node.spec.label if node.op != "mean" else "GlobalAvgPool"
     if node.op in ("add", "sub") and len(node.inputs) == 2:
         return "residual"
-    if node.op in ("cat", "stack") and node.id not in _maxout_parts(graph):
+    if node.op in ("cat", "stack") and node.id not in maxout_nodes:
         return "concat"
     if node.op == "reshape" and node.shape is not None and len(node.shape) == 1:
         src = graph.nodes[node.inputs[0]].shape if node.inputs else None
@@ -199,10 +199,6 @@ def _maxouts(graph: Graph) -> dict[int, tuple[int, set[int]]]:
     return out
 
 
-def _maxout_parts(graph: Graph) -> set[int]:
-    return {i for _, parts in _maxouts(graph).values() for i in parts} | set(_maxouts(graph))
-
-
 def _affine_layer(node: Node, graph: Graph) -> tuple[LayerKind, int, int, tuple[int, ...]]:
     shape = graph.tensor_shapes.get(str(node.tensor("weight")), ())
     if node.op == "conv" and len(shape) >= 3:
@@ -225,9 +221,8 @@ def _after(graph: Graph, start: int, stops: set[int], consumers: dict[int, list[
     return [graph.nodes[i] for i in sorted(seen)]
 
 
-def _layers(graph: Graph) -> list[tuple[Layer, int]]:
+def _layers(graph: Graph, maxouts: dict[int, tuple[int, set[int]]]) -> list[tuple[Layer, int]]:
     """(layer without its decorations yet, the node whose output is the layer's output), in order."""
-    maxouts = _maxouts(graph)
     grouped = {i: m for m, (_, parts) in maxouts.items() for i in parts}
     out: list[tuple[Layer, int]] = []
     done: set[int] = set()
@@ -249,15 +244,16 @@ def _layers(graph: Graph) -> list[tuple[Layer, int]]:
 
 def analyse_graph(graph: Graph) -> Architecture:
     """Read the layers of a parsed :class:`Graph` (see the module docstring)."""
-    consumers = graph.consumers()
-    raw = _layers(graph)
+    consumers, maxouts = graph.consumers(), _maxouts(graph)
+    maxout_nodes = {i for _, parts in maxouts.values() for i in parts} | set(maxouts)
+    raw = _layers(graph, maxouts)
     starts = {n.id for n in graph.nodes if n.kind == "affine"} | {end for _, end in raw}
     layers: list[Layer] = []
     output_ops: tuple[str, ...] = ()
     for k, (layer, end) in enumerate(raw):
         after = _after(graph, end, starts - {end}, consumers)
         acts = [n.op for n in after if n.kind == "activation"]
-        decos = tuple(dict.fromkeys(d for n in after if (d := _decoration(n, graph))))
+        decos = tuple(dict.fromkeys(d for n in after if (d := _decoration(n, graph, maxout_nodes))))
         if k == len(raw) - 1:
             output_ops = tuple(acts)
             layers.append(Layer(layer.kind, layer.n_in, layer.n_out, None, decos, layer.kernel, layer.pieces))

@@ -327,11 +327,9 @@ class _Builder:
             if src["op"] == "linear" and src["bias"] is None and t is not None and t.dim() == 1 \
                     and src["shape"] and t.shape[0] == src["shape"][-1]:
                 src["bias"] = node["other"]
+                nid = node["id"]
                 node.clear()
-                node.update({"op": "identity", "in": [src["id"]], "shape": src["shape"], "id": self.ids_of(node)})
-
-    def ids_of(self, node: dict[str, Any]) -> int:
-        return next(i for i, n in enumerate(self.nodes) if n is node)
+                node.update({"op": "identity", "in": [src["id"]], "shape": src["shape"], "id": nid})
 
 
 def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None) -> dict[str, Any]:
