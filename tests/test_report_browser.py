@@ -60,7 +60,7 @@ def _row_ids(dom: str) -> list[str]:
 
 def _scores(site: Path) -> dict[str, float]:
     html = (site / "index.html").read_text(encoding="utf-8")
-    rows = re.findall(r'<tr data-id="([^"]+)">\s*<td data-v="[^"]*">[^<]*</td>\s*<td class="num" data-v="([^"]+)"',
+    rows = re.findall(r'<tr data-id="([^"]+)"[^>]*>\s*<td data-v="[^"]*">[^<]*</td>\s*<td class="num" data-v="([^"]+)"',
                       html)
     return {rid: float(v) for rid, v in rows}
 
