@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-gpu reference clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch/torchvision pinned to the builds this project is tested with (CUDA build; runs on CPU too)
@@ -15,13 +15,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/grader grade grader/assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
+	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check grader tests
+	$(VENV)/bin/ruff check grader tests assignments
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

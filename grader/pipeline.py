@@ -22,21 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment, load_assignment
-from grader.batch.gpu import cuda_available
-from grader.batch.gpu import result_info as gpu_result_info
 from grader.checks.context import CheckContext
 from grader.checks.explain import explain_checks
 from grader.checks.integrity import integrity_flags
-from grader.checks.registry import Registry, default_registry
-from grader.data import mnist
+from grader.checks.plugins import Rubric, load_rubric
+from grader.data.provider import DataProvider, get_provider
 from grader.diagnosis import DiagnosisInput, diagnose
 from grader.errors import SubmissionError, UsageError
+from grader.evaluation.runs import EvaluatedRun
+from grader.execution.gpu import cuda_available
+from grader.execution.gpu import result_info as gpu_result_info
 from grader.execution.kernel import kernel_env
 from grader.execution.progress import EventTail
 from grader.execution.runner import ExecutionOptions, ExecutionReport, execute
 from grader.execution.sandbox import Sandbox, check_required, prepare_sandbox
 from grader.execution.warm import WarmSlot
-from grader.recording.events import Recording, load_recording
+from grader.recording.events import Recording, fact_results, load_recording
 from grader.reference.baseline import load_baseline
 from grader.result.build import (
     SCHEMA_VERSION,
@@ -73,10 +74,15 @@ class GradeOptions:
 
 
 def resolve_mode(assignment: Assignment, opts: GradeOptions) -> str:
-    """The data mode to grade in; UsageError for an unknown mode/device or a missing GPU."""
-    mode = opts.data or assignment.default_data
-    if mode not in mnist.MODES:
-        raise UsageError(f"--data must be one of {', '.join(mnist.MODES)}, not {mode!r}")
+    """The data mode to grade in, after validating everything that can be checked before a notebook runs:
+    the assignment's checks and their parameters (AssignmentError), the mode its provider offers, the device
+    and the sandbox (UsageError)."""
+    load_rubric(assignment)
+    provider = data_provider(assignment)
+    mode = opts.data or assignment.default_data or provider.modes[0]
+    if mode not in provider.modes:
+        raise UsageError(f"--data must be one of {', '.join(provider.modes)} for {assignment.id} "
+                         f"(provider {provider.name}), not {mode!r}")
     if opts.device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device must be auto, cpu or cuda, not {opts.device!r}")
     if opts.device == "cuda" and not cuda_available():
@@ -85,14 +91,21 @@ def resolve_mode(assignment: Assignment, opts: GradeOptions) -> str:
     return mode
 
 
+def data_provider(assignment: Assignment) -> DataProvider:
+    """The assignment's data provider (``[data] provider``)."""
+    return get_provider(assignment.data_provider, assignment.root)
+
+
 def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOptions | None = None,
-               registry: Registry | None = None, slot: WarmSlot | None = None) -> dict[str, Any]:
+               rubric: Rubric | None = None, slot: WarmSlot | None = None) -> dict[str, Any]:
     """Grade one ``.ipynb``/``.py`` file and return its result dict (see ``docs/result-schema.md``).
 
+    ``rubric``: the assignment's checks, loaded and validated once by the caller (default: loaded now).
     ``slot``: a place prepared ahead by :func:`prepare_slot` (warm start), used when it was prepared for the
     same assignment and options and closed after grading either way; without it the kernel starts now.
     """
     assignment = assignment or load_assignment()
+    rubric = rubric or load_rubric(assignment)
     opts = opts or GradeOptions()
     mode = resolve_mode(assignment, opts)
     started = time.monotonic()
@@ -100,40 +113,67 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
         sub = load_submission(path, int(opts.max_submission_mb * 2**20) if opts.max_submission_mb else MAX_BYTES)
     except SubmissionError as exc:
         return _invalid(path, exc, assignment, mode)
-    root = mnist.prepare(mode, opts.data_dir)
-    if slot is not None and (slot.key != slot_key(assignment, opts, mode, root) or not slot.usable()):
-        slot.close()  # prepared for other options, or its kernel died: not used
-        slot = None
-    space = slot or prepare_slot(assignment, opts, warm=False, name=sub.id)
+    provider = data_provider(assignment)
+    root = provider.prepare(mode, opts.data_dir)
+    space = _usable(slot, assignment, opts, mode, root) or prepare_slot(assignment, opts, warm=False, name=sub.id)
+    preload = _preload_evaluation()  # torch imports in this process while the kernel runs
     with space:  # closed after grading, the caller's slot too: a slot serves one submission
-        assert space.box is not None and space.exec_opts is not None
-        shutil.copy2(sub.path, space.work / sub.path.name)
-        tail = EventTail(space.events, opts.progress) if opts.progress else nullcontext()
-        preload = _preload_evaluation()  # torch imports in this process while the kernel runs
-        with tail:
-            exec_opts = replace(space.exec_opts, on_cell=opts.progress)
-            report = execute(sub.notebook, space.work, exec_opts, space.take_kernel())
-            _sandbox_verdict(space.box, report)
-        box = space.box
-        box.close()  # its cgroups' leftover processes are killed before evaluation
+        report, exec_opts, box_info = _execute(sub, space, opts)
         recording = load_recording(space.events, sub.notebook)
         t_eval = time.monotonic()
         preload.join()
-        from grader.evaluation.evaluate import evaluate_runs
-
-        runs = evaluate_runs(recording, space.probe, root)
-        diagnoses = diagnose(DiagnosisInput(runs, recording, report, sub.notebook, assignment.task_specs()),
-                             assignment.diagnoses)
-        ctx = CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
-                           assignment.template_texts(), diagnoses=diagnoses)
+        runs = _evaluate(recording, space.probe, provider, root)
+        ctx = _context(assignment, rubric, runs, recording, report, sub, mode)
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
-        checks = explain_checks(score_checks(assignment, ctx, registry or default_registry(), flags), diagnoses)
+        checks = explain_checks(score_checks(rubric, ctx, flags), ctx.diagnoses)
     timings = {"execution_s": round(report.wall_s, 2), "evaluation_s": round(time.monotonic() - t_eval, 2),
                "total_s": round(time.monotonic() - started, 2)}
-    result = _result(sub, assignment, mode, root, report, recording, ctx, checks, flags, timings)
-    result["sandbox"] = box.info
+    result = _result(sub, assignment, mode, provider.fingerprint(root), report, recording, ctx, checks, flags,
+                     timings)
+    result["sandbox"] = box_info
     result["gpu"] = gpu_result_info(kernel_env(hide_gpus=exec_opts.hide_gpus, extra=exec_opts.env), recording.hello)
     return result
+
+
+def _usable(slot: WarmSlot | None, assignment: Assignment, opts: GradeOptions, mode: str,
+            root: Path | None) -> WarmSlot | None:
+    """The caller's prepared slot if it fits these options and its kernel lives; else it is closed, None."""
+    if slot is not None and (slot.key != slot_key(assignment, opts, mode, root) or not slot.usable()):
+        slot.close()  # prepared for other options, or its kernel died: not used
+        return None
+    return slot
+
+
+def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions) -> tuple[ExecutionReport, ExecutionOptions,
+                                                                            dict[str, Any]]:
+    """Run the notebook in the slot's sandboxed kernel (execution stage); the sandbox is closed after."""
+    assert space.box is not None and space.exec_opts is not None
+    shutil.copy2(sub.path, space.work / sub.path.name)
+    tail = EventTail(space.events, opts.progress) if opts.progress else nullcontext()
+    with tail:
+        exec_opts = replace(space.exec_opts, on_cell=opts.progress)
+        report = execute(sub.notebook, space.work, exec_opts, space.take_kernel())
+        _sandbox_verdict(space.box, report)
+    space.box.close()  # its cgroups' leftover processes are killed before evaluation
+    return report, exec_opts, space.box.info
+
+
+def _evaluate(recording: Recording, probe_dir: Path, provider: DataProvider, root: Path | None) -> list[EvaluatedRun]:
+    """Trusted evaluation of every run in this process (evaluation stage)."""
+    from grader.evaluation.evaluate import evaluate_runs  # torch: imported while the kernel ran (_preload)
+
+    return evaluate_runs(recording, probe_dir, provider, root)
+
+
+def _context(assignment: Assignment, rubric: Rubric, runs: list[EvaluatedRun], recording: Recording,
+             report: ExecutionReport, sub: Submission, mode: str) -> CheckContext:
+    """The doctor's findings (diagnosis stage) and everything a check sees."""
+    diagnoses = diagnose(DiagnosisInput(runs, recording, report, sub.notebook, assignment.task_specs()),
+                         assignment.diagnoses)
+    return CheckContext(runs, recording, report, sub.notebook, load_baseline(assignment, mode), mode,
+                        assignment.template_texts(), diagnoses=diagnoses,
+                        facts=fact_results(recording, list(assignment.facts)), selectors=rubric.selectors,
+                        printed=assignment.printed, assignment=assignment)
 
 
 def _torch_version() -> str | None:
@@ -152,7 +192,7 @@ def _preload_evaluation() -> threading.Thread:
     return thread
 
 
-def slot_key(assignment: Assignment, opts: GradeOptions, mode: str, root: Path) -> tuple[Any, ...]:
+def slot_key(assignment: Assignment, opts: GradeOptions, mode: str, root: Path | None) -> tuple[Any, ...]:
     """Everything a prepared slot's kernel may depend on (every option but the progress callback): a slot is used
     only for a submission with the same key."""
     options = tuple((f.name, repr(getattr(opts, f.name))) for f in fields(opts) if f.name != "progress")
@@ -164,19 +204,21 @@ def prepare_slot(assignment: Assignment, opts: GradeOptions, warm: bool = True, 
     submission); with ``warm`` its kernel is started now (see :mod:`grader.execution.warm`)."""
     name = name or f"slot-{uuid.uuid4().hex[:8]}"
     mode = resolve_mode(assignment, opts)
-    root = mnist.prepare(mode, opts.data_dir)
+    provider = data_provider(assignment)
+    root = provider.prepare(mode, opts.data_dir)
     safe = re.sub(r"[^\w.-]", "_", name)[:40]
     slot = WarmSlot(slot_key(assignment, opts, mode, root), prefix=f"grader-{safe}-")
     try:
         box = _sandbox(assignment, opts, slot.root, root, name)
-        slot.start(box, _exec_options(assignment, opts, mode, root, slot.probe, slot.events, box), warm)
+        probe_config = provider.probe_config(root, mode)
+        slot.start(box, _exec_options(assignment, opts, mode, probe_config, slot.probe, slot.events, box), warm)
     except BaseException:
         slot.close()
         raise
     return slot
 
 
-def _sandbox(assignment: Assignment, opts: GradeOptions, tmp: Path, root: Path, name: str) -> Sandbox:
+def _sandbox(assignment: Assignment, opts: GradeOptions, tmp: Path, root: Path | None, name: str) -> Sandbox:
     """The sandbox of one submission: ``tmp/work`` is its cwd; ``probe`` and ``run`` (sockets) writable."""
     gpu = opts.device != "cpu" and cuda_available()
     safe = re.sub(r"[^\w.-]", "_", name)[:40]
@@ -192,14 +234,13 @@ def _sandbox_verdict(box: Sandbox, report: ExecutionReport) -> None:
                           f"(cell index {report.last_cell}); {report.message}")
 
 
-def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, root: Path,
+def _exec_options(assignment: Assignment, opts: GradeOptions, mode: str, data_config: dict[str, Any],
                   probe_dir: Path, events: Path, box: Sandbox) -> ExecutionOptions:
     budget = assignment.budget(mode)
     seed = assignment.seed if opts.seed is None else opts.seed
     return ExecutionOptions(
-        probe_config={"export_dir": str(probe_dir),
-                      "mnist_root": str(root), "seed": seed, "data_mode": mode,
-                      "flush_denormal": opts.flush_denormal, "proof": opts.proof},
+        probe_config={"export_dir": str(probe_dir), **data_config, "seed": seed, "data_mode": mode,
+                      "flush_denormal": opts.flush_denormal, "proof": opts.proof, "facts": list(assignment.facts)},
         cell_timeout_s=opts.cell_timeout_s or budget["cell_timeout_s"],
         budget_s=opts.budget_s or budget["submission_timeout_s"],
         hide_gpus=opts.device == "cpu", wrapper=[*opts.wrapper, *box.wrapper], env={**box.env, **opts.env},
@@ -225,14 +266,14 @@ def _invalid(path: Path, exc: SubmissionError, assignment: Assignment, mode: str
     return result
 
 
-def _result(sub: Submission, assignment: Assignment, mode: str, root: Path, report: ExecutionReport,
+def _result(sub: Submission, assignment: Assignment, mode: str, fingerprint: dict[str, Any], report: ExecutionReport,
             recording: Recording, ctx: CheckContext, checks: list[dict[str, Any]], flags: list[dict[str, Any]],
             timings: dict[str, float]) -> dict[str, Any]:
     hello = recording.hello or {}
     result = _header(sub.id, sub.path, sub.sha256, sub.kind, mode)
     if sub.notes:
         result["submission"]["notes"] = list(sub.notes)
-    result["data"].update(mnist.data_fingerprint(root))
+    result["data"].update({"provider": assignment.data_provider, **fingerprint})
     result["data"]["datasets"] = [{k: d.get(k) for k in ("split", "n_items", "requested_root", "transform")}
                                   for d in recording.datasets]
     result.update({

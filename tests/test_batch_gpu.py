@@ -17,10 +17,11 @@ from scenarios import write_notebook
 from grader.assignment import load_assignment
 from grader.batch import gpu
 from grader.batch.discover import discover
-from grader.batch.gpu import Device, GpuPlan, MpsState, batch_gpu, make_plan, mps_daemon, plan_jobs, result_info
+from grader.batch.gpu import Device, GpuPlan, MpsState, batch_gpu, make_plan, mps_daemon, plan_jobs
 from grader.batch.runner import run_batch
 from grader.cli import main
 from grader.errors import UsageError
+from grader.execution.gpu import result_info
 from grader.pipeline import GradeOptions
 
 H100 = Device(0, "NVIDIA H100 80GB HBM3", total_mb=81_559, free_mb=81_000, uuid="GPU-aaaa")

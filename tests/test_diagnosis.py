@@ -16,16 +16,16 @@ import nbformat
 import pytest
 import torch
 
-from grader.assignment import DEFAULT_ASSIGNMENT, load_assignment
+from grader.assignment import find_assignment, load_assignment
 from grader.checks.explain import explain_checks
 from grader.data.mnist import load_split, prepare
 from grader.diagnosis import Diagnosis, DiagnosisConfig, DiagnosisInput, TaskSpec, diagnose, gradients
 from grader.diagnosis.cells import task_sections
-from grader.diagnosis.model import text
 from grader.errors import AssignmentError
 from grader.evaluation.evaluate import evaluate_runs
 from grader.execution.instrument import load_in_process
 from grader.recording.events import load_recording
+from grader.text import text
 
 ROOT = prepare("subset")
 
@@ -180,7 +180,7 @@ def test_config_from_the_assignment() -> None:
 
 
 def test_bad_diagnoses_table_is_an_assignment_error(tmp_path: Path) -> None:
-    shutil.copytree(DEFAULT_ASSIGNMENT, tmp_path / "a")
+    shutil.copytree(find_assignment("dnn2_mnist"), tmp_path / "a")
     toml = tmp_path / "a" / "assignment.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("[diagnoses]\n", "[diagnoses]\nnot_a_setting = 1\n"),
                     encoding="utf-8")

@@ -13,8 +13,9 @@ import pytest
 from scenarios import ADAM, DATA, check, flag, flag_ids, sequential, summary, train, write_notebook
 
 from grader.assignment import load_assignment
-from grader.checks.context import CheckContext, EvaluatedRun
+from grader.checks.context import CheckContext
 from grader.checks.tamper import tamper_flags
+from grader.evaluation.runs import EvaluatedRun
 from grader.pipeline import GradeOptions, grade_file
 from grader.recording.events import build_recording
 

@@ -21,6 +21,7 @@ import scenarios as sc
 
 from grader.integrations.gradescope import LEADERBOARD_NAME, find_submission
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = 32
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 FORMATS = {"text", "html", "simple_format", "md", "ansi"}
@@ -113,10 +114,16 @@ def test_zip_layout(zip_path: Path) -> None:
         readme = zf.read("README.txt").decode()
         with zipfile.ZipFile(zf.open(wheels[0])) as whl:
             wheel_names = set(whl.namelist())
-    assert {"assignment/dnn2_mnist/assignment.toml", "assignment/dnn2_mnist/baselines/baseline-subset.json",
+    # the chosen assignment's folder (its checks module included), which run_autograder passes as --assignment
+    assert {"assignment/dnn2_mnist/assignment.toml", "assignment/dnn2_mnist/checks.py",
+            "assignment/dnn2_mnist/baselines/baseline-subset.json",
             "assignment/dnn2_mnist/baselines/baseline-full.json", "README.txt"} <= names
+    assert not [n for n in names if "/examples/" in n or "/classroom/" in n or "__pycache__" in n]
+    assert 'ASSIGNMENT="$ROOT/source/assignment/dnn2_mnist"' in run and '--assignment "$ASSIGNMENT"' in run
     assert "grader/integrations/gradescope.py" in wheel_names
-    assert "grader/assignments/dnn2_mnist/baselines/baseline-subset.json" in wheel_names
+    assert {"grader_assignments/dnn2_mnist/assignment.toml", "grader_assignments/dnn2_mnist/checks.py",
+            "grader_assignments/dnn2_mnist/baselines/baseline-subset.json"} <= wheel_names
+    assert not [n for n in wheel_names if n.startswith("grader/assignments/")]
     for name in names | wheel_names:  # the instructor's solution never ships
         assert "solution" not in name.lower() and not name.startswith("reference/"), name
     assert "torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu" in setup
@@ -128,6 +135,39 @@ def test_zip_layout(zip_path: Path) -> None:
         zf.extractall(tmp)
     for script in ("setup.sh", "run_autograder"):
         assert subprocess.run(["bash", "-n", str(tmp / script)]).returncode == 0, script
+
+
+def test_zip_carries_the_chosen_assignment_folder(zip_path: Path, tmp_path: Path) -> None:
+    """``--assignment FOLDER`` (not a bundled one): its files go in under its id, run_autograder names it."""
+    folder = tmp_path / "course" / "hw2"
+    shutil.copytree(ROOT / "assignments" / "dnn2_mnist", folder,
+                    ignore=shutil.ignore_patterns("__pycache__", "examples", "classroom"))
+    toml = folder / "assignment.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('id = "dnn2_mnist"', 'id = "hw2"', 1), encoding="utf-8")
+    (folder / "extra").mkdir()
+    (folder / "extra" / "helper.py").write_text("X = 1\n")
+    (folder / "solution.ipynb").write_text("{}")  # never shipped, whatever folder it is in
+    with zipfile.ZipFile(zip_path) as zf:
+        wheel = next(n for n in zf.namelist() if n.endswith(".whl"))
+        zf.extract(wheel, tmp_path)
+    out = tmp_path / "hw2.zip"
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out), "--assignment",
+                           str(folder), "--wheel", str(tmp_path / wheel)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        run = zf.read("run_autograder").decode()
+    assert {"assignment/hw2/assignment.toml", "assignment/hw2/checks.py", "assignment/hw2/extra/helper.py",
+            "assignment/hw2/baselines/baseline-subset.json"} <= names
+    assert not [n for n in names if n.startswith("assignment/dnn2_mnist/") or "solution" in n]
+    assert 'ASSIGNMENT="$ROOT/source/assignment/hw2"' in run and '--assignment "$ASSIGNMENT"' in run
+
+
+def test_unknown_assignment_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(tmp_path / "a.zip"),
+                           "--assignment", "no_such_hw"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "unknown assignment 'no_such_hw'" in proc.stderr and "dnn2_mnist" in proc.stderr
+    assert not (tmp_path / "a.zip").exists()
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import UsageError
+from grader.execution.gpu import ENV_FRACTION, ENV_MPS_LIMIT, cuda_available
 
 MPS_MODES = ("auto", "on", "off")
 DEFAULT_BUDGET_MB = 1500  # 6x256 MLP + Adam + batch 100: < 100 MB of tensors; the CUDA context ≈ 500 MB
@@ -44,8 +45,6 @@ MEMORY_SHARE = 0.9  # of the free memory we plan to use (the rest: fragmentation
 JOBS_PER_GPU = 16  # measured on an H100: 16 lecture-style trainings side by side ≈ 12x one alone
 MAX_CPU_JOBS = 8
 MPS_CONTROL = "nvidia-cuda-mps-control"
-ENV_FRACTION = "GRADER_GPU_MEM_FRACTION"  # read by the probe (grader/recording/probe.py)
-ENV_MPS_LIMIT = "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"
 ENV_PIPE = "CUDA_MPS_PIPE_DIRECTORY"
 ENV_LOG = "CUDA_MPS_LOG_DIRECTORY"
 
@@ -145,15 +144,6 @@ class GpuPlan:
                 f"submission, {guard}")
 
 
-def cuda_available() -> bool:
-    """``torch.cuda.is_available()``, without importing torch (3+ s) where no NVIDIA device node exists."""
-    if not any(Path("/dev").glob("nvidia[0-9]*")):
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
 def cpu_cores() -> int:
     """CPU cores this process may use."""
     try:
@@ -224,21 +214,6 @@ def make_plan(devices: list[Device], cores: int, budget: int, jobs: int | None, 
     if jobs is not None:
         return GpuPlan(tuple(devices), jobs, f"--jobs {jobs}; default would be {default}: {why}", budget, mps)
     return GpuPlan(tuple(devices), default, why, budget, mps)
-
-
-def result_info(env: dict[str, str], hello: dict[str, Any] | None) -> dict[str, Any]:
-    """The result's ``gpu`` object: the GPU and memory guard this kernel was given (its environment) and
-    what the probe reported about the cooperative guard (``hello["gpu_guard"]``)."""
-    kernel = (hello or {}).get("gpu_guard") or {}
-    if env.get(ENV_MPS_LIMIT):
-        guard, detail = "mps", f"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT={env[ENV_MPS_LIMIT]} (enforced by the MPS server)"
-    elif env.get(ENV_FRACTION) and kernel.get("applied"):
-        guard, detail = "fraction", (f"torch.cuda.set_per_process_memory_fraction({env[ENV_FRACTION]}) in the "
-                                     "kernel (cooperative)")
-    else:
-        guard, detail = "none", kernel.get("reason") or "no GPU memory guard requested"
-    return {"visible_devices": env.get("CUDA_VISIBLE_DEVICES"), "mps": bool(env.get(ENV_MPS_LIMIT)),
-            "memory_guard": guard, "memory_guard_detail": detail}
 
 
 # ------------------------------------------------------------------------------------------------ MPS

@@ -1,4 +1,4 @@
-"""What a check sees: the evaluated runs, the recording, the execution report, the reference."""
+"""What a check sees: the evaluated runs, the recording, the execution report, the reference, the kernel facts."""
 
 from __future__ import annotations
 
@@ -7,41 +7,11 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from grader.assignment.config import Assignment, PrintedSpec
 from grader.diagnosis.model import Diagnosis
+from grader.evaluation.runs import EvaluatedRun
 from grader.execution.runner import ExecutionReport
-from grader.recording.architecture import Architecture
-from grader.recording.events import Recording, Run
-
-
-@dataclass
-class EvaluatedRun:
-    """A recorded run plus what the grader measured about it in its own process."""
-
-    run: Run
-    arch: Architecture | None
-    accuracy: float | None = None
-    accuracy_source: str | None = None      # "grader" | "kernel (unverified)"
-    unverified_reason: str | None = None
-    kernel_accuracy: float | None = None
-    gradient_flow: list[float] | None = None
-    notes: list[str] = field(default_factory=list)
-    weight_conflicts: list[str] = field(default_factory=list)  # exported weights vs the training trace
-    # grader-measured accuracy on the train split, for a run that trained on the test split (else None)
-    accuracy_unseen: float | None = None
-    # proof of training (grader.evaluation.replay.ProofResult.to_dict()): status verified / not_replay_verified /
-    # unverified, reason, segments re-trained with their deviations; None for a run that never stepped
-    proof: dict[str, Any] | None = None
-
-    @property
-    def label(self) -> str:
-        """Human name, e.g. ``run 2 (SGD, 784→256→…→10)``."""
-        arch = self.arch.describe() if self.arch else "architecture unknown"
-        return f"run {self.run.index + 1} ({self.run.torch_class}, {arch})"
-
-    @property
-    def trained_on_test(self) -> bool:
-        """True when an epoch of this run iterated over the test split (its test accuracy is not one)."""
-        return any(e.split == "test" for e in self.run.epochs)
+from grader.recording.events import Recording
 
 
 @dataclass
@@ -57,12 +27,21 @@ class CheckContext:
     template_texts: frozenset[str] = frozenset()  # markdown/comments of the starter: not the student's words
     memo: dict[str, Any] = field(default_factory=dict)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # the training-loop doctor's findings (grader.diagnosis)
+    facts: dict[str, Any] = field(default_factory=dict)  # fact id -> FactResult (the assignment's [[facts]])
+    selectors: dict[str, Any] = field(default_factory=dict)  # selector name -> Selector ([runs.<name>])
+    printed: PrintedSpec = field(default_factory=PrintedSpec)  # how the notebook prints cost and accuracy
+    assignment: Assignment | None = None
 
     def notebook_cell(self, probe_cell: int) -> int:
         """Notebook cell index of a probe cell ordinal."""
         return self.recording.notebook_cell(probe_cell)
 
     def reference_run(self, key: str) -> dict[str, Any] | None:
+        """The baseline's reference run ``key`` (e.g. ``relu_adam``), None without one."""
         if not self.baseline:
             return None
-        return self.baseline.get("runs", {}).get(key)
+        return self.baseline.get("runs", {}).get(key)  # type: ignore[no-any-return]
+
+    def fact(self, fact_id: str) -> Any:
+        """The kernel fact ``fact_id`` (a FactResult), None when the assignment declares no such fact."""
+        return self.facts.get(fact_id)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from grader.diagnosis.model import Diagnosis
+from grader.text import as_text, text
 
 _FAILING = ("fail", "partial")
-_CLOSEST = "closest is "
+_CLOSEST, _CLOSEST_KO = "closest is ", "가장 가까운 것은 "
 # findings about what the notebook printed (not about what the grader measured): they explain no verdict
 _ABOUT_PRINTED = frozenset({"test_preprocessing_differs", "train_mode_eval", "avg_cost_outside_loop"})
 
@@ -61,17 +62,28 @@ def explain_checks(checks: list[dict[str, Any]], diagnoses: list[Diagnosis]) -> 
     return out
 
 
-def _name_the_cell(check: dict[str, Any], d: Diagnosis) -> None:
-    """Replace "closest is run N ..., but ..." (or prefix the message) with the task's own cell error."""
-    clause = str((d.evidence.get("clause") or {}).get("en") or "")
-    message = str(check.get("message") or "")
+def _renamed(message: str, clause: str, closest: str, voided_prefix: str) -> tuple[str, str | None]:
+    """``message`` with "closest is run N ..., but ..." replaced by ``clause`` (or ``clause`` put first), and
+    the replaced part (None when nothing was replaced)."""
     if not clause or clause in message:
-        return
-    at = message.find(_CLOSEST)
+        return message, None
+    at = message.find(closest)
     if at >= 0:
-        check["evidence"] = {**(check.get("evidence") or {}), "closest_other": message[at:]}
-        check["message"] = message[:at] + clause
-    elif "(see " not in message:  # a pointer to the task's first check: that one names the cell
-        voided, sep, rest = message.partition(" — ") if message.startswith("0 points: integrity flag") \
-            else ("", "", message)
-        check["message"] = f"{voided}{sep}{clause}; {rest}"
+        return message[:at] + clause, message[at:]
+    if "(see " in message or "참고)" in message:  # a pointer to the task's first check: that one names the cell
+        return message, None
+    voided, sep, rest = message.partition(" — ") if message.startswith(voided_prefix) else ("", "", message)
+    return f"{voided}{sep}{clause}; {rest}", None
+
+
+def _name_the_cell(check: dict[str, Any], d: Diagnosis) -> None:
+    """Replace "closest is run N ..., but ..." (or prefix the message) with the task's own cell error, in
+    both languages."""
+    clause = as_text(d.evidence.get("clause"))
+    messages = as_text(check.get("messages") or check.get("message"))
+    out: dict[str, str] = {}
+    for lang, closest, voided in (("en", _CLOSEST, "0 points: integrity flag"), ("ko", _CLOSEST_KO, "0점: 무결성")):
+        out[lang], replaced = _renamed(messages[lang], clause[lang], closest, voided)
+        if replaced is not None and lang == "en":
+            check["evidence"] = {**(check.get("evidence") or {}), "closest_other": replaced}
+    check["message"], check["messages"] = out["en"], text(out["en"], out["ko"])

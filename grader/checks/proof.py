@@ -11,6 +11,7 @@ from typing import Any
 
 from grader.checks.context import CheckContext
 from grader.checks.tamper import tamper_flag
+from grader.text import text
 
 
 def proof_flags(ctx: CheckContext) -> list[dict[str, Any]]:
@@ -20,8 +21,11 @@ def proof_flags(ctx: CheckContext) -> list[dict[str, Any]]:
         proof = er.proof or {}
         if proof.get("status") == "unverified":
             flags.append(tamper_flag(
-                "training_unverified", f"{er.label}: the grader re-trained it from its own checkpoints and got "
-                f"something else: {proof.get('reason')}; the run's training claims earn nothing",
+                "training_unverified", text(
+                    f"{er.label}: the grader re-trained it from its own checkpoints and got something else: "
+                    f"{proof.get('reason')}; the run's training claims earn nothing",
+                    f"{er.label}: 채점기가 체크포인트에서 직접 다시 학습했더니 다른 결과가 나왔습니다: "
+                    f"{proof.get('reason')}. 이 실행의 학습 결과는 점수를 받지 못합니다"),
                 untrusted={"runs": [er.run.index]}, run=er.run.index, proof=proof))
     return flags
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.checks.context import CheckContext, EvaluatedRun
+from grader.checks.context import CheckContext
+from grader.evaluation.runs import EvaluatedRun
+from grader.text import Text, as_text, text
 
 HOOK_NAMES = {
     "forward_hooks": "module forward hooks", "optimizer_hooks": "optimizer step hooks",
@@ -28,10 +30,11 @@ HOOK_NAMES = {
 _LOSSY_ERRORS = ("flush", "step_post")
 
 
-def tamper_flag(fid: str, message: str, voids: list[str] | None = None,
+def tamper_flag(fid: str, message: str | Text, voids: list[str] | None = None,
                 untrusted: dict[str, list[int]] | None = None, **evidence: Any) -> dict[str, Any]:
-    """A flag that takes points away (see the module docstring)."""
-    flag: dict[str, Any] = {"id": fid, "message": message, "evidence": evidence}
+    """A flag that takes points away (see the module docstring); ``message`` in both languages."""
+    msg = as_text(message)
+    flag: dict[str, Any] = {"id": fid, "message": msg["en"], "messages": msg, "evidence": evidence}
     if voids:
         flag["voids"] = voids
     if untrusted:
@@ -93,16 +96,24 @@ def hook_flags(ctx: CheckContext) -> list[dict[str, Any]]:
         what = "; ".join(HOOK_NAMES.get(k, k) + (f" (after cell index {c})" if c is not None else "")
                          for k, c in sorted(broken.items()))
         more = f"; the event stream was forged: {'; '.join(forged)}" if forged else ""
-        return [tamper_flag("probe_tampered", f"the grader's recording hooks were removed or replaced: {what}{more}; "
-                            "the recording cannot be trusted, no automatic points", voids=["*"],
+        return [tamper_flag("probe_tampered", text(
+                            f"the grader's recording hooks were removed or replaced: {what}{more}; "
+                            "the recording cannot be trusted, no automatic points",
+                            f"채점기의 기록 장치(hook)가 제거되거나 바뀌었습니다: {what}{more}. 기록을 믿을 수 없으므로 "
+                            "자동 점수가 없습니다"), voids=["*"],
                             broken=sorted(broken), first_seen_cell_index=broken, forged=forged)]
     if forged:
-        return [tamper_flag("probe_tampered", f"the recording contains events the grader's probe did not write: "
+        return [tamper_flag("probe_tampered", text(
+                            f"the recording contains events the grader's probe did not write: "
                             f"{'; '.join(forged)}; the recording cannot be trusted, no automatic points",
-                            voids=["*"], forged=forged)]
+                            f"기록에 채점기의 probe 가 쓰지 않은 이벤트가 있습니다: {'; '.join(forged)}. 기록을 믿을 수 "
+                            "없으므로 자동 점수가 없습니다"), voids=["*"], forged=forged)]
     if ctx.recording.end is None and ctx.execution is not None and ctx.execution.exported:
-        return [tamper_flag("probe_tampered", "the recording ended without its final report (the probe was "
-                            "disabled or its output closed); no automatic points", voids=["*"])]
+        return [tamper_flag("probe_tampered", text(
+                            "the recording ended without its final report (the probe was disabled or its output "
+                            "closed); no automatic points",
+                            "기록이 마지막 보고 없이 끝났습니다 (probe 가 꺼졌거나 출력이 닫혔습니다). 자동 점수가 "
+                            "없습니다"), voids=["*"])]
     return []
 
 
@@ -143,16 +154,22 @@ def step_flags(ctx: CheckContext) -> list[dict[str, Any]]:
         g = final.get(er.run.index)
         if er.run.steps and not int((g or {}).get("steps") or 0):
             flags.append(tamper_flag(
-                "no_training_evidence", f"{er.label}: {er.run.steps} steps were recorded but the grader's guard "
-                "saw no optimizer step change its parameters (the steps were written into the recording, not "
-                "trained); the run is not used for any check", untrusted={"runs": [er.run.index]},
+                "no_training_evidence", text(
+                    f"{er.label}: {er.run.steps} steps were recorded but the grader's guard saw no optimizer step "
+                    "change its parameters (the steps were written into the recording, not trained); the run is not "
+                    "used for any check",
+                    f"{er.label}: {er.run.steps} step 이 기록되었지만 채점기의 guard 는 옵티마이저 step 이 "
+                    "파라미터를 바꾸는 것을 보지 못했습니다 (학습이 아니라 기록에 써 넣은 것입니다). 이 실행은 어떤 "
+                    "검사에도 쓰이지 않습니다"), untrusted={"runs": [er.run.index]},
                 run=er.run.index, recorded_steps=er.run.steps, guard=g))
             continue
         problems = _step_problems(er, g, ctx) if g and er.run.steps else []
         if problems:
             flags.append(tamper_flag(
-                "step_mismatch", f"{er.label}: its steps were faked or bypassed: {'; '.join(problems)}; "
-                "the run is not used for any check", untrusted={"runs": [er.run.index]},
+                "step_mismatch", text(
+                    f"{er.label}: its steps were faked or bypassed: {'; '.join(problems)}; the run is not used for "
+                    "any check", f"{er.label}: step 이 조작되었거나 우회되었습니다: {'; '.join(problems)}. 이 실행은 "
+                    "어떤 검사에도 쓰이지 않습니다"), untrusted={"runs": [er.run.index]},
                 run=er.run.index, recorded_steps=er.run.steps, guard=g))
     return flags
 
@@ -167,8 +184,11 @@ def weight_flags(ctx: CheckContext) -> list[dict[str, Any]]:
             reasons.append(f"{len(later)} of its parameter tensors were changed in place after its last step")
         if reasons:
             flags.append(tamper_flag(
-                "weights_mismatch", f"{er.label}: the exported weights contradict the training record: "
-                f"{'; '.join(reasons[:3])}; its accuracy is not credited", untrusted={"accuracy": [er.run.index]},
+                "weights_mismatch", text(
+                    f"{er.label}: the exported weights contradict the training record: {'; '.join(reasons[:3])}; "
+                    "its accuracy is not credited", f"{er.label}: 내보낸 가중치가 학습 기록과 다릅니다: "
+                    f"{'; '.join(reasons[:3])}. 이 실행의 정확도는 점수에 들어가지 않습니다"),
+                untrusted={"accuracy": [er.run.index]},
                 run=er.run.index, conflicts=reasons))
     return flags
 

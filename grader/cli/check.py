@@ -25,6 +25,7 @@ _EPOCH = {"ko": "      학습 {run} · epoch {epoch} 끝 · 평균 loss {loss:.4
 _SLOW = {"ko": "      ({secs:.0f} 초, {status})", "en": "      ({secs:.0f} s, {status})"}
 _CELL_STATUS = {"ko": {"ok": "완료", "error": "오류", "timeout": "시간 초과", "kernel_died": "커널 중단"},
                 "en": {"ok": "ok", "error": "error", "timeout": "timed out", "kernel_died": "kernel died"}}
+_ASSIGNMENT = {"ko": "과제: {id} {version} · {title}", "en": "assignment: {id} {version} · {title}"}
 _START = {"ko": "{path} 를 점검합니다 (데이터: {mode}, 커널 시작에 몇 초 걸립니다) ...",
           "en": "checking {path} (data: {mode}; the kernel takes a few seconds to start) ..."}
 
@@ -67,15 +68,16 @@ class _Progress:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if not args.submission.exists():
+        raise UsageError(f"no such file: {args.submission}")
+    assignment = load_assignment(args.assignment)  # before the pipeline's imports: a wrong id fails fast
+
     from grader.pipeline import grade_file, resolve_mode
     from grader.reference.baseline import load_baseline
     from grader.report.html import page_name, write_student_page
     from grader.report.selfcheck import preview_notice, summary_text
     from grader.result.build import write_result
 
-    if not args.submission.exists():
-        raise UsageError(f"no such file: {args.submission}")
-    assignment = load_assignment(args.assignment)
     lang = args.lang or assignment.default_lang
     opts = grade_options(args, progress=None if args.quiet else _Progress(lang))
     mode = resolve_mode(assignment, opts)
@@ -86,7 +88,9 @@ def _check(args: argparse.Namespace) -> int:
     write_result(res, args.out)
     page = write_student_page(res, args.out / page_name(res["submission"]["id"]), load_baseline(assignment, mode),
                               lang, preview=preview_notice(res, lang))
-    print("\n" + summary_text(res, lang), flush=True)
+    print("\n" + _ASSIGNMENT[lang].format(id=assignment.id, version=assignment.version,
+                                          title=assignment.title["ko" if lang == "ko" else "en"]), flush=True)
+    print(summary_text(res, lang), flush=True)
     print(("\nHTML 보고서: " if lang == "ko" else "\nHTML report: ") + str(page), flush=True)
     maybe_junit([res], args.junit)
     if args.open:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import load_assignment
-from grader.cli.options import common_options, grade_options, run_limits
+from grader.cli.options import assignment_option, common_options, grade_options, run_limits
 from grader.cli.output import maybe_junit
 from grader.errors import UsageError
 
@@ -30,19 +30,20 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("dest", type=Path, help="empty or new folder to write the template into")
     t.add_argument("--grader-spec", required=True,
                    help="what the workflow pip-installs, e.g. git+https://github.com/ORG/grader@v0.1.0")
-    t.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+    assignment_option(t)
     t.set_defaults(func=_template)
 
 
 def _classroom(args: argparse.Namespace) -> int:
     """Grade one submission, append ``result=<base64 JSON>`` to $GITHUB_OUTPUT, print a summary; exit 0."""
+    if not args.submission.exists():
+        raise UsageError(f"no such file: {args.submission}")
+    assignment = load_assignment(args.assignment)
+
     from grader.integrations.classroom import append_github_output, classroom_payload, summary_text
     from grader.pipeline import grade_file
     from grader.result.build import write_result
 
-    if not args.submission.exists():
-        raise UsageError(f"no such file: {args.submission}")
-    assignment = load_assignment(args.assignment)
     opts = grade_options(args)
     print(f"grading {args.submission} ...", file=sys.stderr, flush=True)
     res = grade_file(args.submission, assignment, opts)

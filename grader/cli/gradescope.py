@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import load_assignment
-from grader.cli.options import common_options, grade_options
+from grader.cli.options import assignment_option, common_options, grade_options
 
 EXIT_OK = 0
 
@@ -19,7 +19,7 @@ def add_parsers(sub: Any) -> None:
     gsub = gs.add_subparsers(dest="gradescope_command", required=True)
     b = gsub.add_parser("build", help="write the autograder zip (setup.sh, run_autograder, grader wheel, rubric)")
     b.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write (default autograder.zip)")
-    b.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
+    assignment_option(b)
     b.add_argument("--data", choices=["subset", "full"], default=None,
                    help="MNIST that run_autograder grades with (default: the assignment's, the subset; "
                         "full needs the raw MNIST files in $GRADER_MNIST_DIR on the Gradescope machine)")

@@ -60,13 +60,14 @@ def add_parsers(sub: Any) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from grader.pipeline import grade_file
-    from grader.result.build import write_result
-
     missing = [str(p) for p in args.files if not p.exists()]
     if missing:  # a mistyped path is the user's error, not a student's invalid submission
         raise UsageError(f"no such file: {', '.join(missing)}")
-    assignment = load_assignment(args.assignment)
+    assignment = load_assignment(args.assignment)  # before the pipeline's imports: a wrong id fails fast
+
+    from grader.pipeline import grade_file
+    from grader.result.build import write_result
+
     opts = grade_options(args)
     results, failed = [], False
     for path in args.files:
@@ -94,13 +95,14 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _reference(args: argparse.Namespace) -> int:
-    from grader.pipeline import grade_file
-    from grader.reference.baseline import build_reference
-
     if args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
     assignment = load_assignment(args.assignment)
-    mode = args.data or assignment.default_data
+
+    from grader.pipeline import grade_file, resolve_mode
+    from grader.reference.baseline import build_reference
+
+    mode = resolve_mode(assignment, grade_options(args))
     seeds = [assignment.seed + i for i in range(args.seeds)]
 
     def grade(path: Path, seed: int) -> dict[str, Any]:
@@ -143,14 +145,15 @@ def _gpu_line(gpu: dict[str, Any]) -> str:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    assignment = load_assignment(args.assignment)
+    run = _batch_backend(args)
+
     from grader.batch.discover import discover
     from grader.pipeline import resolve_mode
     from grader.store.gradebook import Gradebook
 
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    run = _batch_backend(args)
-    assignment = load_assignment(args.assignment)
     opts = grade_options(args)
     mode = resolve_mode(assignment, opts)
     gb_path = args.out / "gradebook.sqlite"

@@ -6,8 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+ASSIGNMENT_HELP = ("assignment id (see `grader assignments`) or folder with assignment.toml (default: the course's "
+                   "default_assignment in course.toml, else the only one present)")
+
+
+def assignment_option(p: argparse.ArgumentParser) -> None:
+    """``--assignment ID|PATH`` (a string: resolved by :func:`grader.assignment.load_assignment`)."""
+    p.add_argument("--assignment", type=str, default=None, metavar="ID|PATH", help=ASSIGNMENT_HELP)
+
 
 def common_options(p: argparse.ArgumentParser) -> None:
+    """Options every grading command shares: the assignment, data, device and sandbox."""
+    assignment_option(p)
     p.add_argument("--data", choices=["subset", "full"], default=None,
                    help="MNIST to serve to submissions: the embedded 6k/1k subset or the full 60k/10k "
                         "(default: the assignment's default_data)")
@@ -15,7 +25,6 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help="folder with the full MNIST raw files (.gz or not); default $GRADER_MNIST_DIR")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="auto: the student's code decides; cpu: hide GPUs; cuda: require a GPU")
-    p.add_argument("--assignment", type=Path, default=None, help="assignment folder (default: dnn2_mnist)")
     box = p.add_mutually_exclusive_group()
     box.add_argument("--require-sandbox", dest="sandbox", action="store_const", const="require", default="auto",
                      help="refuse to grade unless student code runs sandboxed (bubblewrap); default: sandbox "
@@ -35,11 +44,13 @@ def run_limits(p: argparse.ArgumentParser, junit_help: str) -> None:
 
 
 def grade_options(args: argparse.Namespace, **extra: Any) -> Any:
-    """``GradeOptions`` from the shared options (``extra`` adds or overrides fields)."""
+    """``GradeOptions`` from the shared options (``extra`` adds or overrides fields; a command without
+    :func:`run_limits`, like ``reference``, gets the assignment's limits)."""
     from grader.pipeline import GradeOptions
 
     fields = dict(data=args.data, data_dir=args.data_dir, device=args.device,
-                  cell_timeout_s=args.cell_timeout, budget_s=args.budget, sandbox=getattr(args, "sandbox", "auto"),
+                  cell_timeout_s=getattr(args, "cell_timeout", None), budget_s=getattr(args, "budget", None),
+                  sandbox=getattr(args, "sandbox", "auto"),
                   max_submission_mb=getattr(args, "max_size", None))
     fields.update(extra)
     return GradeOptions(**fields)

@@ -7,16 +7,9 @@ thresholds come from an assignment's ``[diagnoses]`` table (:class:`DiagnosisCon
 homework. Diagnoses never change points; checks may cite them (``grader.checks.explain``).
 """
 
+from grader.assignment.settings import DiagnosisConfig, TaskSpec
 from grader.diagnosis.engine import RULES, diagnose
-from grader.diagnosis.model import (
-    SEVERITIES,
-    Diagnosis,
-    DiagnosisConfig,
-    DiagnosisInput,
-    Severity,
-    TaskSpec,
-    Text,
-)
+from grader.diagnosis.model import SEVERITIES, Diagnosis, DiagnosisInput, Severity, Text
 
 __all__ = ["RULES", "SEVERITIES", "Diagnosis", "DiagnosisConfig", "DiagnosisInput", "Severity", "TaskSpec", "Text",
            "diagnose"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, TaskSpec, text
+from grader.assignment.settings import DiagnosisConfig, TaskSpec
+from grader.diagnosis.model import Diagnosis, DiagnosisInput
+from grader.text import text
 
 _LINE = re.compile(r"Cell In\[\d+\], line (\d+)|line (\d+)")
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.evidence import fmt, name, printed_accuracy, printed_costs
-from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, text
+from grader.diagnosis.model import Diagnosis, DiagnosisInput
+from grader.text import text
 
 if TYPE_CHECKING:
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
 
 
 def trained_on_test(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
@@ -66,7 +68,7 @@ def inputs(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
             continue
         lo, hi = min(e["min"] for e in train), max(e["max"] for e in train)
         if hi > cfg.unscaled_max:
-            printed = [printed_accuracy(inp.stdout(inp.cell_index(int(e["cell"])))) for e in events if not e["grad"]]
+            printed = [printed_accuracy(inp.stdout(inp.cell_index(int(e["cell"]))), cfg.printed.accuracy) for e in events if not e["grad"]]
             out.append(_unscaled(er, lo, hi, next((p for p in printed if p is not None), None)))
         seen: set[int] = set()
         for ev in (e for e in events if not e["grad"]):
@@ -101,7 +103,7 @@ def _test_time(inp: DiagnosisInput, cfg: DiagnosisConfig, er: EvaluatedRun, ev: 
                train: tuple[float, float]) -> list[Diagnosis]:
     """Findings about one cell that ran the model without autograd (the notebook's own test accuracy)."""
     out = []
-    printed = printed_accuracy(inp.stdout(cell))
+    printed = printed_accuracy(inp.stdout(cell), cfg.printed.accuracy)
     base = {"cell_index": cell, "printed_accuracy": printed, "grader_accuracy": er.accuracy,
             "train_min": train[0], "train_max": train[1]}
     if "max" in ev and _differs(cfg, train, (ev["min"], ev["max"])):
@@ -178,7 +180,7 @@ def avg_cost_outside(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosi
     """Printed per-epoch costs that are the last batch's cost / total_batch instead of the epoch mean."""
     out = []
     for er in inp.runs:
-        printed = printed_costs(inp.stdout(inp.cell_index(er.run.cell)))
+        printed = printed_costs(inp.stdout(inp.cell_index(er.run.cell)), cfg.printed.cost)
         means, lasts = _epoch_values(er)
         tol = cfg.cost_tolerance
         slips = [c for c in printed if _near(c, lasts, tol) and not _near(c, means, tol)]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis import cells, data, gradients, structure, training
-from grader.diagnosis.model import SEVERITIES, Diagnosis, DiagnosisConfig, DiagnosisInput
+from grader.diagnosis.model import SEVERITIES, Diagnosis, DiagnosisInput
 
 Rule = Callable[[DiagnosisInput, DiagnosisConfig], list[Diagnosis]]
 

@@ -8,11 +8,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
 
-_NUMBER = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-_COST = re.compile(r"cost\s*[=:]\s*(?:tensor\()?\s*" + _NUMBER, re.I)
-_ACC = re.compile(r"accuracy\s*[=:]?\s*(?:tensor\()?\s*" + _NUMBER, re.I)
 ADAPTIVE = {"Adam", "AdamW", "NAdam", "RAdam", "Adamax", "RMSprop", "Adagrad", "Adadelta", "SparseAdam"}
 
 
@@ -72,14 +69,14 @@ def steps_per_epoch(er: EvaluatedRun) -> int | None:
     return next((e.steps for e in er.run.epochs if e.complete and e.steps), None)
 
 
-def printed_costs(stdout: str) -> list[float]:
-    """Every ``cost = x`` a cell printed."""
-    return [float(m) for m in _COST.findall(stdout)]
+def printed_costs(stdout: str, pattern: re.Pattern[str]) -> list[float]:
+    """Every per-epoch cost a cell printed (``pattern``: the assignment's ``[printed] cost``)."""
+    return [float(m) for m in pattern.findall(stdout)]
 
 
-def printed_accuracy(stdout: str) -> float | None:
-    """The last ``Accuracy: x`` a cell printed, as a fraction (``97.8`` → 0.978)."""
-    found = [float(m) for m in _ACC.findall(stdout)]
+def printed_accuracy(stdout: str, pattern: re.Pattern[str]) -> float | None:
+    """The last accuracy a cell printed (``[printed] accuracy``), as a fraction (``97.8`` → 0.978)."""
+    found = [float(m) for m in pattern.findall(stdout)]
     if not found:
         return None
     return found[-1] / 100 if found[-1] > 1 else found[-1]

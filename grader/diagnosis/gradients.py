@@ -6,11 +6,13 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.evidence import name
-from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, text
+from grader.diagnosis.model import Diagnosis, DiagnosisInput
+from grader.text import text
 
 if TYPE_CHECKING:
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
 
 
 def _by_run(inp: DiagnosisInput, kind: str) -> dict[int, list[dict[str, Any]]]:

@@ -8,32 +8,19 @@ Diagnoses never change points by themselves; checks may read them to explain a v
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from grader.assignment.settings import TaskSpec
+from grader.text import Text
 
 if TYPE_CHECKING:  # annotations only: the diagnosis stage never imports a later stage at run time
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
     from grader.execution.runner import ExecutionReport
     from grader.recording.events import Recording
 
 Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-
-
-class Text(TypedDict):
-    """One sentence (or a few) in both languages of the reports."""
-
-    ko: str
-    en: str
-
-
-_RUN_KO = re.compile(r"\brun (\d+) \(")
-
-
-def text(en: str, ko: str) -> Text:
-    """A :class:`Text` (English first, as the code reads); "run N (" reads "실행 N (" in Korean."""
-    return {"en": en, "ko": _RUN_KO.sub(r"실행 \1 (", ko)}
 
 
 @dataclass
@@ -74,70 +61,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A task of the assignment and how to find its cells: a markdown heading matching ``heading``."""
-
-    id: str
-    number: int          # 1-based position in the rubric
-    title: str
-    heading: str | None  # regex (case-insensitive) for its heading lines; None: the title or "task N"/"과제 N"
-
-    def pattern(self) -> re.Pattern[str]:
-        """The heading regex; by default the title or ``task N`` / ``과제 N``."""
-        if self.heading:
-            return re.compile(self.heading, re.I)
-        return re.compile(rf"{re.escape(self.title)}|\b(?:task|과제)\s*{self.number}(?!\d)", re.I)
-
-
-@dataclass(frozen=True)
-class DiagnosisConfig:
-    """Thresholds of every diagnosis (``[diagnoses]`` in assignment.toml overrides any of them)."""
-
-    plateau_tolerance: float = 0.1      # |smoothed loss − ln C| at most this counts as "at the chance plateau"
-    plateau_window: int = 10            # steps of the moving average the plateau is judged on
-    plateau_epochs: float = 1.0         # stuck at least this many epochs (and still there at the end): a finding
-    slow_start_epochs: float = 0.1      # a vanishing-gradient plateau this long at the start: an info finding
-    vanishing_ratio: float = 0.01       # first-layer / last-layer gradient norm below this: vanishing gradients
-    small_lr_sgd: float = 0.01          # SGD-like: lr / (1 − momentum) at most this is "too small"
-    small_lr_adaptive: float = 1e-5     # Adam, RMSprop, Adagrad, ...: lr at most this is "too small"
-    spike_factor: float = 5.0           # a loss above this × max(ln C, first loss): the loss blew up
-    growth_ratio: float = 1.5           # last epoch mean ≥ this × best epoch mean: the loss grew back ...
-    growth_share: float = 0.25          # ... and gave back at least this share of what it had fallen
-    explode_ratio: float = 1000.0       # gradient norm grew this many times over its first sample: exploding
-    dead_relu_fraction: float = 0.5     # share of hidden ReLU units with no activation on a sampled batch
-    unscaled_max: float = 10.0          # inputs above this are raw pixel values (0–255), not scaled
-    range_ratio: float = 5.0            # test-time input range this many times off the training range
-    carry_ratio: float = 0.01           # carried-over .grad norm above this × the new gradient's: not zeroed
-    cost_tolerance: float = 0.05        # printed "cost =" matching a value within this relative tolerance
-    disabled: tuple[str, ...] = ()      # diagnosis ids the assignment turns off
-    lecture: dict[str, str] = field(default_factory=dict)  # diagnosis id (or id.cause) -> lecture pointer
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any] | None) -> DiagnosisConfig:
-        """Defaults overridden by an assignment's ``[diagnoses]`` table; ValueError names a bad key."""
-        table = dict(table or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(table) - set(known))
-        if unknown:
-            raise ValueError(f"[diagnoses]: unknown setting(s) {', '.join(unknown)}")
-        kw: dict[str, Any] = {}
-        for key, value in table.items():
-            if key == "disabled":
-                kw[key] = tuple(str(v) for v in value)
-            elif key == "lecture":
-                kw[key] = {str(k): str(v) for k, v in dict(value).items()}
-            elif key == "plateau_window":
-                kw[key] = int(value)
-            else:
-                kw[key] = float(value)
-        return cls(**kw)
-
-    def lecture_for(self, diag_id: str, cause: str | None = None) -> str | None:
-        """The lecture pointer for a diagnosis (``id.cause`` first, then ``id``), if the assignment gives one."""
-        return (self.lecture.get(f"{diag_id}.{cause}") if cause else None) or self.lecture.get(diag_id)
 
 
 @dataclass

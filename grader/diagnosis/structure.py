@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.evidence import name
-from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, text
+from grader.diagnosis.model import Diagnosis, DiagnosisInput
+from grader.text import text
 
 if TYPE_CHECKING:
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
 
 _PROBABILITY = {"softmax", "log_softmax"}
 

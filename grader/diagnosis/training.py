@@ -7,13 +7,15 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.cells import task_sections
 from grader.diagnosis.evidence import ADAPTIVE, chance_loss, classes, effective_lr, name, smoothed, steps_per_epoch
 from grader.diagnosis.gradients import dead_units
-from grader.diagnosis.model import Diagnosis, DiagnosisConfig, DiagnosisInput, Severity, Text, text
+from grader.diagnosis.model import Diagnosis, DiagnosisInput, Severity
+from grader.text import Text, text
 
 if TYPE_CHECKING:
-    from grader.checks.context import EvaluatedRun
+    from grader.evaluation.runs import EvaluatedRun
 
 _SATURATING = {"sigmoid", "tanh"}
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.checks.context import EvaluatedRun
-from grader.data.mnist import load_split
+from grader.data.provider import DataProvider
 from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
 from grader.evaluation.replay import verify_run
+from grader.evaluation.runs import EvaluatedRun
 from grader.recording.architecture import analyse
 from grader.recording.events import Recording, Run
 
@@ -35,11 +35,17 @@ def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
         return {}
 
 
-def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> list[EvaluatedRun]:
+_NO_DATA = "the assignment's data provider has no dataset the grader can evaluate on"
+
+
+def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider,
+                  root: Path | None) -> list[EvaluatedRun]:
     """Measure accuracy and gradient flow for each run; never raises for a student's model."""
-    exports = _exports(export_dir)
     # each split is read only if a run needs it, and once (the full train split is 47 MB)
-    split = functools.cache(lambda train: load_split(mnist_root, train=train))
+    split = functools.cache(lambda train: provider.split(root, train))
+    if not recording.runs or split(False) is None:
+        return [_without_data(run) for run in recording.runs]
+    exports = _exports(export_dir)
     flows: dict[str, list[float] | None] = {}
     rng = random.Random(os.urandom(16))  # which segments are re-trained: chosen after the notebook ran
     out = []
@@ -61,6 +67,14 @@ def evaluate_runs(recording: Recording, export_dir: Path, mnist_root: Path) -> l
         er.proof = _prove(run, recording, export_dir, split, rng)
         out.append(er)
     return out
+
+
+def _without_data(run: Run) -> EvaluatedRun:
+    """A run of an assignment without a dataset: architecture only; its training cannot be replayed."""
+    er = EvaluatedRun(run, analyse(run.graph), unverified_reason=_NO_DATA)
+    if run.steps:
+        er.proof = {"status": "not_replay_verified", "reason": _NO_DATA, "segments": []}
+    return er
 
 
 def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bool], Any],

@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
         apply(args.cgroup, args.cpu, args.fsize, args.data)
         os.execvp(cmd[0], cmd)
     except OSError as exc:
-        print(f"grader sandbox launcher: {exc}", file=sys.stderr)
+        sys.stderr.write(f"grader sandbox launcher: {exc}\n")  # a separate process: its stderr is the log
         sys.exit(127)
 
 

@@ -2,13 +2,17 @@
 
 The grader controls time itself: each cell gets ``min(cell timeout, what is left of the budget)``;
 a cell that runs over is interrupted and the next cells still run while budget remains. The
-export cell runs after everything (errors and timeouts included) unless the kernel died.
+export cell runs after everything (errors and timeouts included) unless the kernel died. When the probe
+config has ``facts`` (grader.recording.probe_facts), a facts cell runs after the export cell, unless the kernel
+died or the submission's time budget ran out; it is no notebook cell (not in ``cells``, not in ``executed``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -24,7 +28,12 @@ from nbclient.util import run_sync
 from nbformat import NotebookNode
 
 from grader.errors import ExecutionError
-from grader.execution.instrument import export_cell_source, setup_cell_source
+from grader.execution.instrument import (
+    export_cell_source,
+    facts_cell_source,
+    facts_cell_timeout,
+    setup_cell_source,
+)
 from grader.execution.kernel import GraderKernelManager, kernel_env, make_kernel_manager
 from grader.execution.outputs import CappedNotebookClient
 from grader.execution.stream import EventStream
@@ -87,6 +96,10 @@ class ExecutionReport:
     executed: NotebookNode | None = None
     setup_s: float = 0.0  # the probe's set-up cell (after start-up)
     warm_start: bool = False  # the kernel was started ahead (a warm slot), before the notebook was known
+    facts_ran: bool = False  # the grader's facts cell ran to its end (the assignment has facts)
+    # the facts cell's marker token: pass it to grader.recording.events.load_recording so that only that
+    # cell's fact events are taken
+    facts_token: str | None = None
 
 
 def _error_of(cell: NotebookNode) -> dict[str, str] | None:
@@ -174,8 +187,13 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions,
     t0 = time.monotonic()
     kernel = launched or launch(workdir, opts)
     student = list(nb.cells)
+    specs, token = _fact_specs(opts), secrets.token_hex(16)
     run_nb = nbformat.v4.new_notebook(metadata=nb.get("metadata", {}))
-    run_nb.cells = [_code_cell(setup_cell_source(kernel.config)), *student, _code_cell(export_cell_source())]
+    setup = {k: v for k, v in kernel.config.items() if k != "facts"}  # the instructor's inputs: not before the end
+    run_nb.cells = [_code_cell(setup_cell_source(setup)), *student, _code_cell(export_cell_source())]
+    if specs:
+        sink = {k: kernel.config[k] for k in ("events_fd", "events_path") if kernel.config.get(k) is not None}
+        run_nb.cells.append(_code_cell(facts_cell_source(specs, token, sink)))
     # On timeout nbclient interrupts the kernel and answers with error_on_timeout; it then waits for the
     # interrupted cell's last output, so no stale output poller is left to eat the next cell's output.
     client = CappedNotebookClient(run_nb, km=kernel.km, timeout=int(opts.startup_timeout_s), allow_errors=True,
@@ -191,6 +209,7 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions,
             setup_s = time.monotonic() - t0 - startup
             report = _run_cells(client, run_nb, student, opts, time.monotonic() + opts.budget_s)
             report.startup_s, report.setup_s, report.warm_start = startup, setup_s, launched is not None
+            report.facts_token = token if specs else None
     except ExecutionError:
         raise
     except Exception as exc:  # kernel start-up, ZMQ, nbclient internals: the grader failed, not the student
@@ -198,6 +217,7 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions,
     finally:
         kernel.close()  # nbclient leaves a kernel it did not create (km=...) running
     report.wall_s = time.monotonic() - t0
+    run_nb.cells = run_nb.cells[:len(student) + 2]  # without the facts cell: it holds the instructor's inputs
     report.executed = run_nb
     if report.status == "kernel_died" and opts.kernel_log and opts.kernel_log.exists():
         tail = _last_words(opts.kernel_log.read_text(errors="replace"))
@@ -239,21 +259,48 @@ def _run_cells(client: NotebookClient, run_nb: NotebookNode, student: list[Noteb
             cells.append(CellOutcome(i, "kernel_died", time.monotonic() - start, None, _stdout_of(cell)))
         cells[-1].output_truncated = getattr(client, "truncated", {}).get(i + 1, 0)
         _notify(opts, kind="cell_end", index=i, status=cells[-1].status, duration_s=cells[-1].duration_s)
-    exported = status != "kernel_died" and not stuck and _export(client, run_nb, opts)
-    if status != "kernel_died" and not exported:
-        note = "the grader's export cell did not finish: accuracies cannot be verified"
-        message = f"{message}; {note}" if message else note
-    return ExecutionReport(status, cells, exported, 0.0, 0.0, message, last)
+    report = ExecutionReport(status, cells, False, 0.0, 0.0, message, last)
+    _grader_cells(client, run_nb, len(student) + 1, opts, report, stuck, time.monotonic() > deadline - 1)
+    return report
 
 
-def _export(client: NotebookClient, run_nb: NotebookNode, opts: ExecutionOptions) -> bool:
-    client.timeout = int(opts.export_timeout_s)
+def _grader_cells(client: NotebookClient, run_nb: NotebookNode, export: int, opts: ExecutionOptions,
+                  report: ExecutionReport, stuck: bool, budget_out: bool) -> None:
+    """The export cell (index ``export`` of ``run_nb``), then the facts cell when there is one: neither after a
+    dead or stuck kernel, the facts cell not when the student's cells used up the time budget either."""
+    outcome = "not_run"
+    if report.status != "kernel_died" and not stuck:
+        outcome = _grader_cell(client, run_nb, export, opts.export_timeout_s)
+        report.exported = outcome == "ok"
+    notes = []
+    if report.status != "kernel_died" and not report.exported:
+        notes.append("the grader's export cell did not finish: accuracies cannot be verified")
+    if len(run_nb.cells) > export + 1:  # the facts cell
+        if outcome in ("ok", "error", "timeout") and not budget_out:
+            limit = facts_cell_timeout(_fact_specs(opts))
+            report.facts_ran = _grader_cell(client, run_nb, export + 1, limit) == "ok"
+        if not report.facts_ran:
+            notes.append("the grader's facts cell did not finish: some facts could not be evaluated")
+    for note in notes:
+        report.message = f"{report.message}; {note}" if report.message else note
+
+
+def _grader_cell(client: NotebookClient, run_nb: NotebookNode, index: int, timeout_s: float) -> str:
+    """Run one of the grader's own cells: ok | error | timeout | stuck (the kernel ignored the interrupt) | dead."""
+    client.timeout = max(1, math.ceil(timeout_s))
+    start = time.monotonic()
     try:
-        exp = client.execute_cell(run_nb.cells[-1], len(run_nb.cells) - 1, store_history=False)
-        return _error_of(exp) is None
-    except (CellTimeoutError, DeadKernelError) as exc:
-        _log.debug("export cell failed: %s", exc)
-        return False
+        cell = client.execute_cell(run_nb.cells[index], index, store_history=False)
+    except DeadKernelError as exc:
+        _log.debug("grader cell %d: kernel died: %s", index, exc)
+        return "dead"
+    except CellTimeoutError as exc:
+        _log.debug("grader cell %d timed out: %s", index, exc)
+        return "timeout"
+    took = time.monotonic() - start
+    if took >= client.timeout:
+        return "stuck" if took >= client.timeout + 0.8 * client.iopub_timeout else "timeout"
+    return "error" if _error_of(cell) else "ok"
 
 
 def _timed_out(i: int, client: NotebookClient, took: float, message: str | None) -> tuple[bool, str]:
@@ -304,6 +351,16 @@ def _notify(opts: ExecutionOptions, **event: Any) -> None:
         opts.on_cell(event)
     except Exception as exc:
         _log.debug("progress callback failed: %s", exc)
+
+
+def _fact_specs(opts: ExecutionOptions) -> list[dict[str, Any]]:
+    """The probe config's ``facts``: the dicts with a str ``id``, the first per id (the kernel checks the rest)."""
+    specs = opts.probe_config.get("facts")
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs if isinstance(specs, (list, tuple)) else []:
+        if isinstance(spec, dict) and isinstance(spec.get("id"), str):
+            out.setdefault(spec["id"], dict(spec))
+    return list(out.values())
 
 
 def _event_stream(opts: ExecutionOptions) -> tuple[EventStream | None, dict[str, Any], dict[str, Any]]:

@@ -21,10 +21,11 @@ import shutil
 import site
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.assignment.settings import SandboxLimits
 from grader.errors import UsageError
 from grader.execution.cgroups import Cgroups, probe_cgroups
 
@@ -36,31 +37,6 @@ _LAUNCHER = Path(__file__).with_name("limits.py")
 # loop works with RLIMIT_DATA = 896 MB and fails at 832 MB ("failed to map segment"), so the fallback
 # RLIMIT_DATA never goes below 1024 MB whatever memory_mb says.
 _MIN_RLIMIT_DATA_MB = 1024
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Per-kernel limits (``[sandbox]`` in assignment.toml)."""
-
-    memory_mb: int = 3072
-    cpu_time_s: int = 7200
-    pids: int = 256
-    file_size_mb: int = 200
-    output_kb: int = 1024
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any]) -> SandboxLimits:
-        """Parse the TOML table; ValueError names an unknown key or a value that is not a positive integer."""
-        known = set(asdict(cls()))
-        unknown = set(table) - known
-        if unknown:
-            raise ValueError(f"[sandbox]: unknown key(s) {', '.join(sorted(unknown))}")
-        values = {}
-        for key, value in table.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"[sandbox].{key} must be a positive integer, not {value!r}")
-            values[key] = value
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -232,8 +208,8 @@ def _limits_part(support: Support, limits: SandboxLimits, name: str,
     return [*argv, "--"], cgroups
 
 
-def prepare_sandbox(mode: str, limits: SandboxLimits, *, work: Path, writable: list[Path], data_root: Path,
-            gpu: bool, name: str) -> Sandbox:
+def prepare_sandbox(mode: str, limits: SandboxLimits, *, work: Path, writable: list[Path], data_root: Path | None,
+                    gpu: bool, name: str) -> Sandbox:
     """The sandbox for one kernel running in ``work`` (``writable``: probe and socket folders).
 
     ``mode``: ``auto`` (sandbox where possible, else graded with ``enabled: false`` and the reason),
@@ -251,7 +227,8 @@ def prepare_sandbox(mode: str, limits: SandboxLimits, *, work: Path, writable: l
         info["missing"].append(f"no filesystem/network isolation: {support.bwrap_problem}")
         return Sandbox(argv, {}, info, cgroups)
     rw = [Path(os.path.realpath(p)) for p in (work, *writable)]
-    argv += bwrap_args(support.bwrap, rw=rw, ro=[Path(os.path.realpath(data_root))], gpu=gpu, chdir=rw[0])
+    ro = [Path(os.path.realpath(data_root))] if data_root is not None else []  # the data served, if any
+    argv += bwrap_args(support.bwrap, rw=rw, ro=ro, gpu=gpu, chdir=rw[0])
     info.update(enabled=True, tool="bwrap", network="none",
                 filesystem="read-only system and Python; writable: work dir, probe dir, private /tmp; "
                            "nothing else of the host visible",

@@ -2,12 +2,15 @@
 
 Layout (all at the zip's root, as Gradescope wants): ``setup.sh`` and ``run_autograder`` (executable,
 ``#!/usr/bin/env bash``), ``README.txt``, ``wheels/grader-*.whl`` (this project, built from the checkout),
-``assignment/<id>/`` (assignment.toml, README.md, starter.ipynb, baselines/*.json). Example submissions,
-the Classroom template and the instructor's solution are never put in the assignment folder.
+``assignment/<id>/``: the chosen assignment's folder, copied from wherever ``--assignment`` found it
+(assignment.toml, its checks modules, README.md, starter.ipynb, baselines/*.json, ...), which
+``run_autograder`` passes as ``--assignment``. Example submissions, the Classroom template, caches and the
+instructor's solution (``reference/``) are never put in it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -49,14 +52,12 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${{GRADER_AUTOGRADER_ROOT:-/autograder}}"
 PY="${{GRADER_PYTHON:-python3}}"
+# the assignment folder of this zip (Gradescope unpacks it to $ROOT/source), never the wheel's copy
 ASSIGNMENT="$ROOT/source/assignment/{assignment_id}"
 if [ ! -f "$ASSIGNMENT/assignment.toml" ]; then
   ASSIGNMENT="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)/assignment/{assignment_id}"
 fi
-ARGS=(gradescope run --root "$ROOT" --data {data} --device cpu{budget})
-if [ -f "$ASSIGNMENT/assignment.toml" ]; then
-  ARGS+=(--assignment "$ASSIGNMENT")
-fi
+ARGS=(gradescope run --root "$ROOT" --assignment "$ASSIGNMENT" --data {data} --device cpu{budget})
 rm -f "$ROOT/results/results.json"
 "$PY" -m grader "${{ARGS[@]}}"
 rc=$?
@@ -81,7 +82,8 @@ Contents
                     /autograder/results/results.json: one test per rubric check, a leaderboard entry
                     for the test accuracy of the six-hidden-layer ReLU model
   wheels/           the grader itself
-  assignment/{assignment_id}/  the rubric (assignment.toml; edit points and thresholds here and re-zip),
+  assignment/{assignment_id}/  the assignment run_autograder grades with (--assignment): the rubric
+                    (assignment.toml; edit points and thresholds here and re-zip), its checks (checks.py),
                     the homework statement, the starter notebook and the reference baselines
                     (baselines/baseline-*.json) the checks compare against
 
@@ -96,17 +98,26 @@ Settings (Configure Autograder / Assignment settings)
 """
 
 
-def _build_wheel(project: Path, dest: Path) -> Path:
-    """This project's wheel, built offline from a clean copy of the checkout (the checkout stays untouched)."""
+_SKIP_NAMES = ("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints")
+_SKIP = shutil.ignore_patterns(*_SKIP_NAMES)
+# folders of an assignment that grading never reads: not copied into the zip's assignment/<id>/
+_NOT_FOR_GRADING = ("examples", "classroom")
+
+
+def build_wheel(dest: Path, project: Path | None = None) -> Path:
+    """This project's wheel (grader + the bundled ``assignments/`` as ``grader_assignments``), built offline
+    into ``dest`` from a clean copy of the checkout: no stale ``build/`` files, never ``reference/``."""
+    project = project or _PROJECT
     if not (project / "pyproject.toml").is_file() or not (project / "grader").is_dir():
         raise UsageError(f"no project checkout at {project} (pyproject.toml + grader/); pass --wheel FILE")
     src = dest / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    src.mkdir(parents=True)
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         if (project / name).is_file():
             shutil.copy2(project / name, src / name)
-    shutil.copytree(project / "grader", src / "grader",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    for folder in ("grader", "assignments"):
+        if (project / folder).is_dir():
+            shutil.copytree(project / folder, src / folder, ignore=_SKIP)
     cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
            "-w", str(dest / "wheel")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -116,13 +127,22 @@ def _build_wheel(project: Path, dest: Path) -> Path:
     return wheels[0]
 
 
-def _assignment_files(assignment: Assignment) -> list[tuple[Path, str]]:
-    """(file, path in the zip) of the rubric, statement, starter and baselines; never a solution."""
-    root = assignment.root
-    picked = [p for p in (root / "assignment.toml", root / "README.md", root / "starter.ipynb") if p.is_file()]
-    picked += sorted((root / "baselines").glob("*.json"))
-    return [(p, f"assignment/{assignment.id}/{p.relative_to(root).as_posix()}") for p in picked
-            if "solution" not in p.name.lower()]
+def _assignment_files(assignment: Assignment, project: Path) -> list[tuple[Path, str]]:
+    """(file, path in the zip) of the assignment folder: every file grading may read (rubric, checks modules,
+    statement, starter, baselines, ...); no examples, Classroom template, caches or solution."""
+    root = assignment.root.resolve()
+    if (project / "reference").resolve() in (root, *root.parents):
+        raise UsageError(f"{root} is inside reference/ (the instructor's solutions): not shipped")
+    picked = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        skipped = any(fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in _SKIP_NAMES)
+        if not path.is_file() or rel.parts[0] in _NOT_FOR_GRADING or skipped:
+            continue
+        if root not in path.resolve().parents or "solution" in path.name.lower():
+            continue  # a link out of the folder (e.g. into reference/) or a solution: never shipped
+        picked.append((path, f"assignment/{assignment.id}/{rel.as_posix()}"))
+    return picked
 
 
 def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
@@ -143,22 +163,24 @@ def _texts(assignment: Assignment, data: str, budget_s: float | None) -> dict[st
         "run_autograder": RUN_AUTOGRADER.format(assignment_id=assignment.id, data=data,
                                                 budget=f" --budget {budget_s:g}" if budget_s else ""),
         "README.txt": README_TXT.format(
-            title=assignment.title, assignment_id=assignment.id, version=assignment.version, torch=TORCH_PIN,
+            title=assignment.title["en"], assignment_id=assignment.id, version=assignment.version, torch=TORCH_PIN,
             data=data, budget=budget, auto_max=sum(s.points for s in assignment.checks if not s.manual),
             manual=", ".join(s.id for s in manual) or "no checks", manual_points=sum(s.points for s in manual)),
     }
 
 
-def build_autograder_zip(out: Path, assignment_root: Path | None = None, data: str | None = None,
+def build_autograder_zip(out: Path, assignment_spec: str | Path | None = None, data: str | None = None,
                          budget_s: float | None = None, wheel: Path | None = None,
                          project: Path | None = None) -> Path:
     """Write the Gradescope autograder zip to ``out`` (in one go) and return its path.
 
-    ``data`` is the MNIST mode ``run_autograder`` grades with (default: the assignment's, the subset);
-    ``budget_s`` the per-submission time limit baked into it; ``wheel`` a prebuilt grader wheel (default:
-    built from ``project``, the checkout this module lives in).
+    ``assignment_spec`` is what ``--assignment`` takes (an id, a folder, its assignment.toml; None = the
+    default); its folder goes into the zip. ``data`` is the MNIST mode ``run_autograder`` grades with (default:
+    the assignment's, the subset); ``budget_s`` the per-submission time limit baked into it; ``wheel`` a
+    prebuilt grader wheel (default: built from ``project``, the checkout this module lives in).
     """
-    assignment = load_assignment(assignment_root)
+    assignment = load_assignment(assignment_spec)
+    project = project or _PROJECT
     data = data or assignment.default_data
     if data not in ("subset", "full"):
         raise UsageError(f"--data must be subset or full, not {data!r}")
@@ -167,13 +189,13 @@ def build_autograder_zip(out: Path, assignment_root: Path | None = None, data: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
-        whl = wheel or _build_wheel(project or _PROJECT, Path(tmp))
+        whl = wheel or build_wheel(Path(tmp), project)
         partial = out.with_name(f".{out.name}.partial")
         with zipfile.ZipFile(partial, "w") as zf:
             for name, text in _texts(assignment, data, budget_s).items():
                 _add(zf, name, text.encode("utf-8"), executable=name != "README.txt")
             _add(zf, f"wheels/{whl.name}", whl.read_bytes())
-            for path, name in _assignment_files(assignment):
+            for path, name in _assignment_files(assignment, project):
                 _add(zf, name, path.read_bytes())
         os.replace(partial, out)
     return out

@@ -2,6 +2,17 @@
 
 Only JSON crosses from the student's kernel to the grader. A truncated last line (the kernel died
 mid-write) is ignored; everything before it is kept.
+
+Facts (grader.recording.probe_facts) come last, from the grader's facts cell after the export: its
+``facts_start`` marker carries a token that only the grader and that cell know (``facts_token``; without one, the
+first marker after the export's ``end`` counts). Fact events before that marker were written by the notebook:
+ignored and noted in ``out_of_sequence``. After it, the other events the student's code caused while facts were
+evaluated (a DataLoader pass, a training call) are counted in ``facts_noise`` and not folded into the runs: the
+recording of training ends at the marker. The student's code also runs during the facts cell (the facts call it),
+so it can still write fact events there; the grader's cell writes exactly one marker and one event per id, in
+spec order, so a second marker or a second event for an id is noted in ``out_of_sequence`` (evidence of forgery,
+like a second ``end``). The first event per id is kept: the grader's event for an id can only be preceded by a
+forgery written while an earlier fact ran, and that forgery is noted either way.
 """
 
 from __future__ import annotations
@@ -10,7 +21,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+FactStatus = Literal["ok", "error", "timeout", "missing", "not_run"]
+_STREAM_STATUSES = ("ok", "error", "timeout", "missing")  # "not_run" is the grader's, never the kernel's
+NOT_RUN = "the notebook did not finish, so the grader could not evaluate this"
+CUT_SHORT = "the grader's facts cell stopped before this fact (its time limit or a dead kernel)"
 
 ADAM_FAMILY = {"Adam", "AdamW", "NAdam", "RAdam", "Adamax"}
 
@@ -67,6 +83,21 @@ class Run:
                 if e.mean_loss is not None and (e.complete or not complete_only)]
 
 
+@dataclass(frozen=True)
+class FactResult:
+    """One fact evaluated in the student's kernel (grader.recording.probe_facts), as JSON: ``value`` is plain
+    JSON (tensors as ``{"tensor": {"shape", "dtype", "values"}}``); ``error`` is ``"ename: evalue"``."""
+
+    id: str
+    status: FactStatus
+    value: Any
+    error: str | None
+    elapsed_s: float | None
+    ename: str | None = None
+    traceback: tuple[str, ...] = ()
+    truncated: bool = False
+
+
 @dataclass
 class Recording:
     """Everything the probe streamed out for one submission."""
@@ -88,6 +119,10 @@ class Recording:
     after_end: int = 0                 # events of any kind after the first ``end``
     out_of_sequence: list[str] = field(default_factory=list)  # run/steps events the probe cannot have written
     code_cells: list[int] = field(default_factory=list)  # notebook index of each code cell the kernel ran
+    facts: dict[str, FactResult] = field(default_factory=dict)  # the grader's facts cell's results, by id
+    facts_started: bool = False        # that cell's marker was read
+    facts_finished: bool = False       # ... and its end marker
+    facts_noise: int = 0               # other events written while the facts were evaluated (not folded)
 
     def notebook_cell(self, ordinal: int) -> int:
         """Notebook cell index of a probe cell ordinal (0 = the grader's set-up cell, then code cells only)."""
@@ -119,12 +154,15 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return events
 
 
-def build_recording(events: list[dict[str, Any]]) -> Recording:
-    """Fold the event stream into runs with per-step losses and epochs."""
+def build_recording(events: list[dict[str, Any]], facts_token: str | None = None) -> Recording:
+    """Fold the event stream into runs with per-step losses and epochs, and the facts cell's results
+    (``facts_token``: the token of the grader's facts cell, :attr:`ExecutionReport.facts_token`)."""
     rec = Recording()
     runs: dict[int, Run] = {}
     for ev in events:
         kind = ev.get("ev")
+        if _facts_event(rec, ev, kind, facts_token):
+            continue
         if rec.n_end and kind != "_bad":
             rec.after_end += 1
         if kind == "hello":
@@ -172,13 +210,82 @@ def build_recording(events: list[dict[str, Any]]) -> Recording:
     return rec
 
 
-def load_recording(path: Path, notebook: Any = None) -> Recording:
-    """Read and fold the probe's event file; ``notebook`` maps cell ordinals to notebook indices."""
-    rec = build_recording(read_events(path))
+def load_recording(path: Path, notebook: Any = None, facts_token: str | None = None) -> Recording:
+    """Read and fold the probe's event file; ``notebook`` maps cell ordinals to notebook indices; ``facts_token``
+    (the ExecutionReport's) says which facts cell marker is the grader's."""
+    rec = build_recording(read_events(path), facts_token)
     if notebook is not None:  # the runner sends only non-blank code cells to the kernel
         rec.code_cells = [i for i, c in enumerate(notebook.cells)
                           if c.cell_type == "code" and c.get("source", "").strip()]
     return rec
+
+
+def _facts_event(rec: Recording, ev: dict[str, Any], kind: Any, token: str | None) -> bool:
+    """Take the facts cell's markers and fact events (and everything after its marker); False: not the facts'."""
+    if kind == "facts_start":
+        grader = ev.get("token") == token if token is not None else rec.n_end > 0
+        if grader and not rec.facts_started:
+            rec.facts_started = True
+        else:
+            rec.out_of_sequence.append("a second facts_start marker (the grader's facts cell writes one)" if grader
+                                       else "a facts_start marker the grader's facts cell did not write")
+        return True
+    if not rec.facts_started:
+        if kind == "fact":
+            rec.out_of_sequence.append(f"fact event {str(ev.get('id'))[:80]!r} before the grader's facts cell")
+        return kind == "fact"
+    if kind == "fact":
+        _take_fact(rec, ev)
+    elif kind == "facts_end" and not rec.facts_finished:
+        rec.facts_finished = True
+    elif kind == "_bad":
+        return False
+    else:
+        rec.facts_noise += 1
+    return True
+
+
+def _take_fact(rec: Recording, ev: dict[str, Any]) -> None:
+    result = _fact_result(ev)
+    if isinstance(result, str):
+        rec.probe_errors.append({"ev": "probe_error", "where": "facts", "error": result})
+    elif result.id in rec.facts:
+        rec.out_of_sequence.append(f"fact {result.id[:80]!r} reported more than once: the first is kept")
+    else:
+        rec.facts[result.id] = result
+
+
+def _fact_result(ev: dict[str, Any]) -> FactResult | str:
+    """A validated :class:`FactResult` from an untrusted ``fact`` event, or what is wrong with it."""
+    fid, status, err = ev.get("id"), ev.get("status"), ev.get("error")
+    if not isinstance(fid, str) or not fid or len(fid) > 200:
+        return "a fact event without a valid id"
+    if status not in _STREAM_STATUSES:
+        return f"fact {fid!r}: unknown status {str(status)[:40]!r}"
+    if err is not None and not (isinstance(err, dict) and isinstance(err.get("ename"), str)
+                                and isinstance(err.get("evalue"), str)):
+        return f"fact {fid!r}: malformed error"
+    elapsed = ev.get("elapsed_s")
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0:
+        elapsed = None
+    ename = err["ename"] if err else None
+    tb = err.get("traceback") if err else None
+    return FactResult(fid, status, ev.get("value") if status == "ok" else None,
+                      (f"{ename}: {err['evalue']}" if err["evalue"] else ename) if err else None,
+                      None if elapsed is None else float(elapsed), ename,
+                      tuple(str(x) for x in tb) if isinstance(tb, list) else (), ev.get("truncated") is True)
+
+
+def fact_results(recording: Recording, specs: list[dict[str, Any]]) -> dict[str, FactResult]:
+    """Each spec's result, in spec order: the recorded one, else ``not_run`` (the notebook did not finish, or
+    the facts cell stopped before it)."""
+    out: dict[str, FactResult] = {}
+    for spec in specs:
+        fid = spec.get("id") if isinstance(spec, dict) else None
+        if isinstance(fid, str) and fid not in out:
+            out[fid] = recording.facts.get(fid) or FactResult(
+                fid, "not_run", None, CUT_SHORT if recording.facts_started else NOT_RUN, None)
+    return out
 
 
 def _new_run(ev: dict[str, Any], rec: Recording) -> Run:

@@ -358,7 +358,7 @@ def install(config: dict[str, Any]) -> Probe:
 def _install_companions(p: Probe, config: dict[str, Any]) -> None:
     """The kernel-side modules loaded beside this one by the set-up cell: MNIST redirect, doctor, proof."""
     mnist = sys.modules.get("_grader_probe_mnist")
-    if mnist is not None:
+    if mnist is not None and config.get("mnist_root"):  # only when the assignment serves MNIST
         mnist.install(p)
     doctor = sys.modules.get("_grader_probe_doctor")
     if doctor is not None:

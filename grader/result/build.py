@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.checks.context import EvaluatedRun
+from grader.evaluation.runs import EvaluatedRun
 from grader.execution.runner import ExecutionReport
 from grader.recording.events import Recording
 

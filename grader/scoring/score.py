@@ -8,37 +8,42 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from grader.assignment import Assignment
 from grader.checks.context import CheckContext
-from grader.checks.registry import Outcome, Registry
+from grader.checks.plugins import BoundCheck, Rubric
+from grader.checks.registry import Outcome
+from grader.text import as_text, text
 
 
-def run_checks(assignment: Assignment, ctx: CheckContext, registry: Registry) -> list[dict[str, Any]]:
+def _outcome(bound: BoundCheck, ctx: CheckContext) -> tuple[Outcome, str]:
+    try:
+        return bound.defn.run(ctx, bound.params), "ok"
+    except Exception as exc:  # a bug in one check must not lose the others
+        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return Outcome(False, text(f"check crashed: {tb}", f"검사 코드 오류: {tb}")), "error"
+
+
+def check_result(bound: BoundCheck, outcome: Outcome, status: str) -> dict[str, Any]:
+    """The result JSON's entry for one rubric line (``docs/result-schema.md``, ``checks[]``)."""
+    spec = bound.spec
+    pending = spec.manual or outcome.passed is None
+    points = 0.0 if pending else round(spec.points * outcome.credit, 2)
+    message = as_text(outcome.message)
+    warning = as_text(outcome.warning) if outcome.warning else None
+    return {
+        "id": spec.id, "task": spec.task, "points": points, "max": spec.points,
+        "manual": spec.manual, "pending": pending,
+        "passed": None if pending else bool(outcome.passed),
+        "status": status if status == "error" else ("pending" if pending else
+                                                   "pass" if points >= spec.points else
+                                                   "partial" if points > 0 else "fail"),
+        "message": message["en"], "messages": message, "warning": warning["en"] if warning else None,
+        "warnings": warning, "evidence": outcome.evidence,
+    }
+
+
+def run_checks(rubric: Rubric, ctx: CheckContext) -> list[dict[str, Any]]:
     """One result dict per rubric line, in rubric order."""
-    results = []
-    for spec in assignment.checks:
-        fn = registry.get(spec.id)
-        status = "ok"
-        if fn is None:
-            outcome, status = Outcome(False, f"no check named {spec.id!r} is registered"), "error"
-        else:
-            try:
-                outcome = fn(ctx, spec.params)
-            except Exception as exc:  # a bug in one check must not lose the others
-                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                outcome, status = Outcome(False, f"check crashed: {tb}"), "error"
-        pending = spec.manual or outcome.passed is None
-        points = 0.0 if pending else round(spec.points * outcome.credit, 2)
-        results.append({
-            "id": spec.id, "task": spec.task, "points": points, "max": spec.points,
-            "manual": spec.manual, "pending": pending,
-            "passed": None if pending else bool(outcome.passed),
-            "status": status if status == "error" else ("pending" if pending else
-                                                       "pass" if points >= spec.points else
-                                                       "partial" if points > 0 else "fail"),
-            "message": outcome.message, "warning": outcome.warning, "evidence": outcome.evidence,
-        })
-    return results
+    return [check_result(b, *_outcome(b, ctx)) for b in rubric.checks]
 
 
 def totals(checks: list[dict[str, Any]]) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Flags that take points away: the rule that connects integrity flags to the score.
 
 A flag may carry
-* ``voids``: check-id patterns (``fnmatch``; ``"*"`` = every automatic check) that get 0 points;
+* ``voids``: check-id patterns (``fnmatch``; ``"*"`` = every automatic check; ``"tag:accuracy"`` = every check
+  registered with that tag) that get 0 points;
 * ``untrusted``: ``{"runs": [i, ...]}`` runs no check may use, ``{"accuracy": [i, ...]}`` runs whose
   accuracy is not credited.
 
@@ -17,10 +18,10 @@ import dataclasses
 from fnmatch import fnmatch
 from typing import Any
 
-from grader.assignment import Assignment
 from grader.checks.context import CheckContext
-from grader.checks.registry import Registry
+from grader.checks.plugins import Rubric
 from grader.scoring.score import run_checks
+from grader.text import as_text, text
 
 _UNTRUSTED_ACCURACY = "its exported weights contradict the training record (flag weights_mismatch)"
 
@@ -43,24 +44,35 @@ def trusted_context(ctx: CheckContext, flags: list[dict[str, Any]]) -> CheckCont
 
 def _void(check: dict[str, Any], flag_ids: list[str]) -> dict[str, Any]:
     names = ", ".join(dict.fromkeys(flag_ids))
+    before = as_text(check.get("messages") or check["message"])
+    messages = text(f"0 points: integrity flag {names} — {before['en']}", f"0점: 무결성 경고 {names} — {before['ko']}")
     return {**check, "points": 0.0, "passed": False, "status": "fail", "voided_by": list(dict.fromkeys(flag_ids)),
-            "message": f"0 points: integrity flag {names} — {check['message']}"}
+            "message": messages["en"], "messages": messages}
 
 
-def score_checks(assignment: Assignment, ctx: CheckContext, registry: Registry,
-                 flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _voided(check_id: str, patterns: list[str], rubric: Rubric) -> bool:
+    for p in patterns:
+        if p.startswith("tag:"):
+            if check_id in rubric.tagged(p[4:]):
+                return True
+        elif fnmatch(check_id, p):
+            return True
+    return False
+
+
+def score_checks(rubric: Rubric, ctx: CheckContext, flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rubric's check results with every flag's ``voids`` and ``untrusted`` applied."""
-    checks = run_checks(assignment, ctx, registry)
+    checks = run_checks(rubric, ctx)
     voided: list[list[str]] = [[] for _ in checks]
     trusted = trusted_context(ctx, flags)
     if trusted is not None:
         by_untrusted = [f["id"] for f in flags if f.get("untrusted")]
-        kept = run_checks(assignment, trusted, registry)
+        kept = run_checks(rubric, trusted)
         for why, full, without in zip(voided, checks, kept, strict=True):
             if without["points"] < full["points"]:
                 why.extend(by_untrusted)
         checks = kept
     for why, c in zip(voided, checks, strict=True):
         why.extend(f["id"] for f in flags
-                   if not c["manual"] and any(fnmatch(c["id"], p) for p in f.get("voids") or []))
+                   if not c["manual"] and _voided(c["id"], list(f.get("voids") or []), rubric))
     return [_void(c, why) if why else c for c, why in zip(checks, voided, strict=True)]

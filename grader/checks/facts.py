@@ -1,0 +1,99 @@
+"""Judging kernel facts (``[[facts]]``: calls the grader made in the student's kernel after the notebook ran).
+
+Only JSON came back (:class:`grader.recording.events.FactResult`); here, in the grader's process, values are
+unwrapped (tensors become nested lists) and compared with what the instructor expects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from grader.checks.context import CheckContext
+from grader.text import Text, text
+
+
+def plain(value: Any) -> Any:
+    """A fact value with tensors (``{"tensor": {"values": ...}}``) replaced by their values, recursively."""
+    if isinstance(value, dict):
+        if set(value) == {"tensor"} and isinstance(value["tensor"], dict):
+            return plain(value["tensor"].get("values"))
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def close(got: Any, want: Any, tolerance: float) -> bool:
+    """Equal, with numbers within ``tolerance`` (a 1-element list and a scalar compare as the scalar)."""
+    if isinstance(got, list) and len(got) == 1 and not isinstance(want, list):
+        got = got[0]
+    if isinstance(want, bool) or isinstance(got, bool):
+        return got == want
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return math.isfinite(got) and abs(float(got) - float(want)) <= tolerance
+    if isinstance(want, list) and isinstance(got, list):
+        return len(got) == len(want) and all(close(g, w, tolerance) for g, w in zip(got, want, strict=True))
+    if isinstance(want, dict) and isinstance(got, dict):
+        return set(got) == set(want) and all(close(got[k], want[k], tolerance) for k in want)
+    return bool(got == want)
+
+
+def call_text(spec: dict[str, Any] | None, fact_id: str) -> str:
+    """How a fact reads in a message: ``gradient_descent(2.0, 0.01, 9)``, ``len(<Dataset>)``, or its id."""
+    if not spec:
+        return fact_id
+    target = spec.get("target") or f"<{spec.get('instance_of') or spec.get('subclass_of')}>"
+    call = spec.get("call")
+    if isinstance(call, dict):
+        args = [repr(a) for a in call.get("args", [])] + [f"{k}={v!r}" for k, v in (call.get("kwargs") or {}).items()]
+        target = f"{target}({', '.join(args)})"
+    for op in spec.get("then") or []:
+        name = op if isinstance(op, str) else op[0]
+        target = f"{name}({target})" if name in ("len", "list", "float", "type") else \
+            f"{target}[{op[1]!r}]" if name == "index" else f"{target}.{name}…"
+    return str(target)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    s = repr(value)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class FactJudgement:
+    """One fact compared with its expected value."""
+
+    id: str
+    ok: bool
+    why: Text
+    got: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "ok": self.ok, "got": self.got, "why": dict(self.why)}
+
+
+def _spec(ctx: CheckContext, fact_id: str) -> dict[str, Any] | None:
+    facts = ctx.assignment.facts if ctx.assignment else ()
+    return next((f for f in facts if f.get("id") == fact_id), None)
+
+
+def judge(ctx: CheckContext, fact_id: str, want: Any, tolerance: float) -> FactJudgement:
+    """Did fact ``fact_id`` return ``want``? Its status (error, timeout, missing, not run) says why not."""
+    call = call_text(_spec(ctx, fact_id), fact_id)
+    res = ctx.fact(fact_id)
+    if res is None:
+        return FactJudgement(fact_id, False, text(f"{call}: no such fact in the assignment",
+                                                  f"{call}: 과제에 이런 fact 가 없습니다"))
+    if res.status != "ok":
+        err = res.error or res.status
+        kinds = {"error": ("raised", "오류"), "timeout": ("did not finish in time", "시간 안에 끝나지 않음"),
+                 "missing": ("was not found", "찾을 수 없음"), "not_run": ("was not evaluated", "평가하지 못함")}
+        en, ko = kinds.get(res.status, (res.status, res.status))
+        return FactJudgement(fact_id, False, text(f"{call} {en}: {err}", f"{call} {ko}: {err}"))
+    got = plain(res.value)
+    if close(got, want, tolerance):
+        return FactJudgement(fact_id, True, text(f"{call} = {_short(got)}"), got)
+    return FactJudgement(fact_id, False, text(f"{call} returned {_short(got)}, expected {_short(want)}",
+                                              f"{call} 의 결과가 {_short(got)} 입니다 (기대값 {_short(want)})"), got)
