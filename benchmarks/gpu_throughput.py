@@ -1,6 +1,6 @@
 """Throughput of a class on one machine: naive one-at-a-time nbclient vs ``grader batch`` with its defaults.
 
-N copies (default 16) of a realistic homework -- grader/assignments/dnn2_mnist/examples/perfect.ipynb without
+N copies (default 16) of a realistic homework -- assignments/dnn2_mnist/examples/perfect.ipynb without
 the lecture's own training run, so three training runs (6 hidden ReLU/Adam, Sigmoid/Adam, ReLU/SGD momentum)
 scaled to ``training_epochs = 1`` -- are graded
 
@@ -39,7 +39,7 @@ from typing import Any
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-PERFECT = ROOT / "grader/assignments/dnn2_mnist/examples/perfect.ipynb"
+PERFECT = ROOT / "assignments/dnn2_mnist/examples/perfect.ipynb"
 REAL_EPOCHS = 15
 GOAL_MIN_FOR_100 = 10.0
 

@@ -1,6 +1,6 @@
 """Wall time to grade a full three-task notebook in subset mode, kernel start included.
 
-Grades grader/assignments/dnn2_mnist/examples/perfect.ipynb (lecture run + ReLU/Adam, Sigmoid/Adam,
+Grades assignments/dnn2_mnist/examples/perfect.ipynb (lecture run + ReLU/Adam, Sigmoid/Adam,
 ReLU/SGD; 15 epochs each, batch 100) and prints wall time, kernel start and per-run epochs.
 Usage: python benchmarks/grade_speed.py [--repeat 2] [NOTEBOOK]
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebook", nargs="?", type=Path,
-                    default=ROOT / "grader/assignments/dnn2_mnist/examples/perfect.ipynb")
+                    default=ROOT / "assignments/dnn2_mnist/examples/perfect.ipynb")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     walls = []

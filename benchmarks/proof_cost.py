@@ -1,6 +1,6 @@
 """What proof of training costs: the same notebook graded with and without it, alternating.
 
-Grades grader/assignments/dnn2_mnist/examples/perfect.ipynb (four 15-epoch runs) with proof on
+Grades assignments/dnn2_mnist/examples/perfect.ipynb (four 15-epoch runs) with proof on
 (checkpoints in the kernel, segments re-trained in the grader) and off, alternating ``--repeat``
 times, and prints the median wall times, the overhead, and the deviations the replays measured
 (the honest-run tolerance evidence). Usage:
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebook", nargs="?", type=Path,
-                    default=ROOT / "grader/assignments/dnn2_mnist/examples/perfect.ipynb")
+                    default=ROOT / "assignments/dnn2_mnist/examples/perfect.ipynb")
     ap.add_argument("--data", choices=["subset", "full"], default="subset")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()

@@ -16,7 +16,8 @@ A checks module imports only this module::
         if er is None:
             return Outcome(False, why)
         ok = er.run.epochs_completed >= p.min_epochs
-        return Outcome(ok, text(f"{er.label}: {er.run.epochs_completed} epochs", f"{er.label}: epoch {er.run.epochs_completed}개"))
+        return Outcome(ok, text(f"{er.label}: {er.run.epochs_completed} epochs", f"{er.label}: epoch "
+                                                                                 f"{er.run.epochs_completed}개"))
 
 and names itself in assignment.toml (``checks_modules = ["checks.py"]``); a rubric line uses a check with
 ``check = "trained_long_enough"`` and gives its parameters inline. The reusable checks (``run_trained``,

@@ -23,7 +23,7 @@ from typing import Any
 
 from grader.assignment import Assignment, load_assignment
 from grader.checks.context import CheckContext
-from grader.checks.explain import explain_checks
+from grader.checks.flag import Flag
 from grader.checks.integrity import integrity_flags
 from grader.checks.plugins import Rubric, load_rubric
 from grader.data.provider import DataProvider, get_provider
@@ -43,12 +43,14 @@ from grader.result.build import (
     SCHEMA_VERSION,
     errors_list,
     execution_dict,
+    fact_dict,
     run_dict,
     status_of,
     verdict_message,
     versions,
 )
-from grader.scoring.score import totals
+from grader.scoring.explain import explain_checks
+from grader.scoring.score import CheckResult, totals
 from grader.scoring.voiding import score_checks
 from grader.submission.load import MAX_BYTES, Submission, load_submission
 
@@ -119,7 +121,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     preload = _preload_evaluation()  # torch imports in this process while the kernel runs
     with space:  # closed after grading, the caller's slot too: a slot serves one submission
         report, exec_opts, box_info = _execute(sub, space, opts)
-        recording = load_recording(space.events, sub.notebook)
+        recording = load_recording(space.events, sub.notebook, facts_token=report.facts_token)
         t_eval = time.monotonic()
         preload.join()
         runs = _evaluate(recording, space.probe, provider, root)
@@ -261,13 +263,13 @@ def _invalid(path: Path, exc: SubmissionError, assignment: Assignment, mode: str
     result = _header(path.stem, path, None, None, mode)
     result.update({"status": "invalid", "message": str(exc),
                    "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
-                   "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [],
+                   "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [], "facts": [],
                    "versions": versions(assignment.id, assignment.version, _torch_version())})
     return result
 
 
 def _result(sub: Submission, assignment: Assignment, mode: str, fingerprint: dict[str, Any], report: ExecutionReport,
-            recording: Recording, ctx: CheckContext, checks: list[dict[str, Any]], flags: list[dict[str, Any]],
+            recording: Recording, ctx: CheckContext, checks: list[CheckResult], flags: list[Flag],
             timings: dict[str, float]) -> dict[str, Any]:
     hello = recording.hello or {}
     result = _header(sub.id, sub.path, sub.sha256, sub.kind, mode)
@@ -280,6 +282,7 @@ def _result(sub: Submission, assignment: Assignment, mode: str, fingerprint: dic
         "status": status_of(report), "message": verdict_message(report),
         "score": totals(checks), "checks": checks, "flags": flags, "diagnoses": [d.to_dict() for d in ctx.diagnoses],
         "runs": [run_dict(er, recording) for er in ctx.runs], "errors": errors_list(report),
+        "facts": [fact_dict(f) for f in ctx.facts.values()],
         "device": hello.get("device"), "execution": execution_dict(report), "timings": timings,
         "probe": {"errors": recording.probe_errors[:10], "hooks_intact": (recording.end or {}).get("hooks_intact")},
         "reference": (ctx.baseline or {}).get("provenance"),

@@ -10,10 +10,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
+from grader.assignment import load_assignment
 from grader.report.selfcheck import summary_text
-from grader.report.translate import localize
 from tests.scenarios import ADAM, DATA, relu6, sequential, train, write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,24 +65,7 @@ def test_check_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_invalid_submission_summary_names_the_problem() -> None:
     res = {"status": "invalid", "submission": {"id": "lee"}, "message": "lee.ipynb: not valid JSON (line 1)"}
-    assert "채점할 수 없는 제출물입니다: lee.ipynb: not valid JSON" in summary_text(res, "ko")
-
-
-@pytest.mark.parametrize("english, korean", [
-    ("no six-hidden-layer model was trained: closest is run 2 (Adam, 784→64→10 (ReLU ×5)), but it has 5 hidden "
-     "layers: 6 Linear layers make 5 hidden layers; add one more",
-     "은닉층 6개짜리 모델이 학습되지 않았습니다: 가장 가까운 것은 실행 2 (Adam, 784→64→10 (ReLU ×5)) 이지만, "
-     "은닉층이 5개입니다: Linear 층 6개는 은닉층 5개를 만듭니다. Linear 층(과 활성화 함수)을 하나 더 추가하세요"),
-    ("every training step was taken by torch.optim.Adam; train with another optimizer (e.g. SGD, RMSprop, Adagrad)",
-     "모든 학습 step 을 torch.optim.Adam 이 했습니다: 다른 옵티마이저(예: SGD, RMSprop, Adagrad)로 학습하세요"),
-    ("run 4 (SGD, 784→64→10 (ReLU ×6)): loss 2.3041 → 2.2000 (5% lower), less than 25%: try a larger "
-     "learning rate or momentum",
-     "실행 4 (SGD, 784→64→10 (ReLU ×6)): loss 2.3041 → 2.2000 (5% 감소), 25% 미만: "
-     "더 큰 학습률이나 momentum 을 써 보세요"),
-])
-def test_korean_messages(english: str, korean: str) -> None:
-    assert localize(english, "ko") == korean
-    assert localize(english, "en") == english
+    assert "채점할 수 없는 제출물입니다: lee.ipynb: not valid JSON" in summary_text(res, "ko", load_assignment())
 
 
 def test_check_works_from_a_plain_install_outside_the_checkout(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from grader.assignment import find_assignment, load_assignment
-from grader.checks.explain import explain_checks
 from grader.data.mnist import load_split, prepare
 from grader.diagnosis import Diagnosis, DiagnosisConfig, DiagnosisInput, TaskSpec, diagnose, gradients
 from grader.diagnosis.cells import task_sections
@@ -25,6 +24,7 @@ from grader.errors import AssignmentError
 from grader.evaluation.evaluate import evaluate_runs
 from grader.execution.instrument import load_in_process
 from grader.recording.events import load_recording
+from grader.scoring.explain import explain_checks
 from grader.text import text
 
 ROOT = prepare("subset")

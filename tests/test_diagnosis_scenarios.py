@@ -113,7 +113,7 @@ def test_task_cell_error_named_instead_of_closest_run(doctor_loop: dict[str, Any
         assert "task 2's cell index 7 raised NameError: name 'sigmod' is not defined" in c["message"], c["message"]
         assert "closest is" not in c["message"]
         assert c["diagnoses"][0] == d["ref"]
-    ko = summary_text(doctor_loop, "ko")
+    ko = summary_text(doctor_loop, "ko", load_assignment())
     assert "과제 2의 셀 7에서 NameError: name 'sigmod' is not defined 오류가 나서" in ko
 
 
@@ -136,10 +136,10 @@ def test_doctor_loop_points_unchanged_by_diagnoses(doctor_loop: dict[str, Any]) 
 
 
 def test_shown_in_selfcheck_page_classroom_and_gradescope(doctor_loop: dict[str, Any]) -> None:
-    ko, en = summary_text(doctor_loop, "ko"), summary_text(doctor_loop, "en")
+    ko, en = summary_text(doctor_loop, "ko", load_assignment()), summary_text(doctor_loop, "en", load_assignment())
     assert "학습에서 일어난 일" in ko and "What happened in training" in en
     assert "원인: 기울기를 0 으로 초기화하지 않음" in ko and "zero_grad" in en
-    page = render_student(doctor_loop, None, "ko")
+    page = render_student(doctor_loop, None, "ko", load_assignment())
     assert 'id="diagnoses"' in page and "학습에서 일어난 일" in page and "6. 데이터로더" in page
     assert 'href="#diag-grad_not_zeroed@run1"' in page
     tests = {t["name"].split(" ")[0]: t for t in classroom_payload(doctor_loop)["tests"]}

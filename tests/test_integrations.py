@@ -90,7 +90,9 @@ def test_junit_error_and_several_suites(graded: dict[str, Any]) -> None:
     res = graded["result"]
     broken = copy.deepcopy(res)
     broken["submission"]["id"] = "second"
-    broken["checks"][0].update(status="error", passed=False, points=0.0, message="the check crashed: KeyError 'x'")
+    crashed = "the check crashed: KeyError 'x'"
+    broken["checks"][0].update(status="error", passed=False, points=0.0, message=crashed,
+                               messages={"en": crashed, "ko": "검사가 실패했습니다: KeyError 'x'"})
     suites = _suites(junit_xml([res, broken]))
     assert [s.get("name") for s in suites] == ["tiny", "second"]
     _assert_suite_matches(suites[1], broken)

@@ -8,9 +8,11 @@ from typing import Any
 import nbformat
 import pytest
 
+from grader.assignment import load_assignment
+
 yaml = pytest.importorskip("yaml")
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "grader" / "assignments" / "dnn2_mnist" / "classroom"
+TEMPLATE = load_assignment().root / "classroom"
 
 
 @pytest.fixture(scope="module")

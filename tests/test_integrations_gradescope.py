@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import scenarios as sc
 
-from grader.integrations.gradescope import LEADERBOARD_NAME, find_submission
+from grader.assignment import load_assignment
+from grader.integrations.gradescope import find_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = 32
@@ -204,7 +205,7 @@ def test_run_autograder_real_notebook(graded: dict[str, Any]) -> None:
     assert list(tests) == CHECK_IDS
     assert [t["number"] for t in data["tests"]][:5] == ["1.1", "1.2", "1.3", "1.4", "1.5"]
     assert tests["t1.six_hidden"]["status"] == "passed" and tests["t1.six_hidden"]["score"] == 10
-    assert "Task 1: Six hidden layers" in tests["t1.six_hidden"]["name"]
+    assert "Task 1 · Six hidden layers" in tests["t1.six_hidden"]["name"]
     assert tests["t1.structure"]["max_score"] == 7  # the zip's rubric, not the installed package's
     pending = tests["t2.conclusion"]
     assert pending["score"] == 0 and pending["max_score"] == 0 and "pending instructor review" in pending["name"]
@@ -216,7 +217,8 @@ def test_run_autograder_real_notebook(graded: dict[str, Any]) -> None:
     assert "pending instructor review" in data["output"] and "t2.conclusion" in data["output"]
     assert "graded `homework.ipynb`" in data["output"] and "drafts/a_draft.ipynb" in data["output"]
     [board] = data["leaderboard"]
-    assert board["name"] == LEADERBOARD_NAME and board["order"] == "desc" and 0 < board["value"] <= 1
+    spec = load_assignment().leaderboard
+    assert spec is not None and board["name"] == spec.name and board["order"] == "desc" and 0 < board["value"] <= 1
     assert board["value"] == round(data["extra_data"]["test_accuracy"], 4)
     assert f"{data['extra_data']['test_accuracy']:.4f}" in data["output"]
     assert data["execution_time"] >= 1

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from scenarios import ADAM, DATA, SGD, TEST_ACCURACY, md, sequential, train, write_notebook
 
-from grader.assignment import load_assignment
+from grader.assignment import Assignment, load_assignment
 from grader.pipeline import GradeOptions, grade_file
 from grader.reference.baseline import load_baseline
 from grader.report import render_class, render_student, write_reports
@@ -70,8 +70,13 @@ def results() -> tuple[dict[str, Any], ...]:
 
 
 @pytest.fixture(scope="session")
-def baseline() -> dict[str, Any] | None:
-    return load_baseline(load_assignment(), "subset")
+def assignment() -> Assignment:
+    return load_assignment()
+
+
+@pytest.fixture(scope="session")
+def baseline(assignment: Assignment) -> dict[str, Any] | None:
+    return load_baseline(assignment, "subset")
 
 
 EXTERNAL = [re.compile(p, re.I) for p in (r"https?://", r"<script[^>]*\bsrc=", r"<link[^>]*\bhref=",
@@ -92,10 +97,10 @@ def test_fixture_results_are_what_the_report_needs(results: tuple[dict[str, Any]
 
 @pytest.mark.parametrize("lang, mine, other", [("ko", "채점 보고서", "Grading report"),
                                                ("en", "Grading report", "채점 보고서")])
-def test_student_page(results: tuple[dict[str, Any], ...], baseline: dict[str, Any] | None, lang: str,
-                      mine: str, other: str) -> None:
+def test_student_page(results: tuple[dict[str, Any], ...], baseline: dict[str, Any] | None,
+                      assignment: Assignment, lang: str, mine: str, other: str) -> None:
     good = with_override(results[0])
-    html = render_student(good, baseline, lang)
+    html = render_student(good, baseline, lang, assignment)
     assert good["submission"]["id"] in html and mine in html and other not in html
     for check in good["checks"]:
         assert f'id="check-{check["id"]}"' in html
@@ -104,14 +109,17 @@ def test_student_page(results: tuple[dict[str, Any], ...], baseline: dict[str, A
     words = conclusion["evidence"]["text"]
     assert words and escape(words[:30]) in html, "the instructor sees the student's extracted conclusion"
     assert html.count("<svg") >= 5  # pair + 3 runs + gradient flow
+    assert escape(assignment.figures[0].title[lang]) in html and escape(assignment.title[lang]) in html
+    for task in assignment.task_info.values():
+        assert escape(task.title[lang]) in html
     assert 'id="gradflow"' in html and "sigmoid ×6" in html
     assert_self_contained(html)
 
 
 def test_student_page_shows_flags_and_errors(results: tuple[dict[str, Any], ...],
-                                             baseline: dict[str, Any] | None) -> None:
+                                             baseline: dict[str, Any] | None, assignment: Assignment) -> None:
     weak = results[1]
-    html = render_student(weak, baseline, "en")
+    html = render_student(weak, baseline, "en", assignment)
     assert weak["flags"] and 'id="flags"' in html and "notebook_errors" in html
     assert "NameError" in html and "modle" in html
     flags_at, tasks_at = html.index('id="flags"'), html.index('id="task-t1"')
@@ -119,20 +127,24 @@ def test_student_page_shows_flags_and_errors(results: tuple[dict[str, Any], ...]
     assert_self_contained(html)
 
 
-def test_invalid_and_long_text_pages(results: tuple[dict[str, Any], ...]) -> None:
+def test_invalid_and_long_text_pages(results: tuple[dict[str, Any], ...], assignment: Assignment) -> None:
     invalid = copy.deepcopy(results[2])
-    html = render_student(invalid, None, "ko")
+    html = render_student(invalid, None, "ko", assignment)
     assert "stud_broken" in html and "채점 불가" in html
     weak = copy.deepcopy(results[1])
     weak["errors"][0]["traceback"] = "x" * 10_000 + "\nTAIL-LINE"
-    html = render_student(weak, None, "en")
+    html = render_student(weak, None, "en", assignment)
     assert "TAIL-LINE" in html and "beginning cut" in html and "x" * 5000 not in html
 
 
-def test_class_page(results: tuple[dict[str, Any], ...], baseline: dict[str, Any] | None) -> None:
+def test_class_page(results: tuple[dict[str, Any], ...], baseline: dict[str, Any] | None,
+                    assignment: Assignment) -> None:
     res = [with_override(results[0]), *results[1:]]
+    reference = assignment.report.accuracy_reference
+    assert reference
     for lang, word in (("ko", "반 전체 채점 보고서"), ("en", "Class grading report")):
-        html = render_class(res, baseline, lang, meta={"elapsed_s": 42.5, "generated_at": "2026-11-28T09:00"})
+        html = render_class(res, baseline, lang, assignment,
+                            meta={"elapsed_s": 42.5, "generated_at": "2026-11-28T09:00"})
         assert word in html and "42.5 s" in html and "2026-11-28T09:00" in html
         for r in res:
             assert f'href="students/{r["submission"]["id"]}.html"' in html
@@ -140,21 +152,22 @@ def test_class_page(results: tuple[dict[str, Any], ...], baseline: dict[str, Any
         assert "stud_broken" in not_run and "stud_weak" not in not_run
         assert "t1.six_hidden" in html[html.index('id="failures"'):]
         assert 'id="class-table"' in html and "function sortTable" in html
+        assert f"({reference}): " in html[html.index('id="charts"'):], "the band note names the reference run"
         assert_self_contained(html)
 
 
 def test_write_reports(tmp_path: Path, results: tuple[dict[str, Any], ...],
-                       baseline: dict[str, Any] | None) -> None:
-    paths = write_reports(list(results), tmp_path / "out", baseline, "en")
+                       baseline: dict[str, Any] | None, assignment: Assignment) -> None:
+    paths = write_reports(list(results), tmp_path / "out", baseline, "en", assignment)
     assert paths[0] == tmp_path / "out" / "index.html"
     assert sorted(p.name for p in paths[1:]) == ["stud_broken.html", "stud_good.html", "stud_weak.html"]
     assert all(p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for p in paths)
 
 
-def test_helpers() -> None:
+def test_helpers(assignment: Assignment) -> None:
     assert truncate("abcdef", 3) == ("def", True) and truncate("ab", 3) == ("ab", False)
     with pytest.raises(ValueError):
-        render_student({"submission": {"id": "x"}}, None, "fr")
+        render_student({"submission": {"id": "x"}}, None, "fr", assignment)
 
 
 def test_param_count_of_a_traced_model_is_its_parameter_count() -> None:

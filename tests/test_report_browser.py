@@ -26,8 +26,9 @@ SHOTS = Path(os.environ.get("GRADER_SCREENSHOTS", "/tmp/grader-report-screenshot
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     good, weak, invalid = graded_results()
     out = tmp_path_factory.mktemp("site")
-    baseline = load_baseline(load_assignment(), "subset")
-    write_reports([with_override(good), weak, invalid], out, baseline, "ko", meta={"elapsed_s": 12.0})
+    assignment = load_assignment()
+    baseline = load_baseline(assignment, "subset")
+    write_reports([with_override(good), weak, invalid], out, baseline, "ko", assignment, meta={"elapsed_s": 12.0})
     return out
 
 

@@ -17,10 +17,10 @@ dsets`` but call ``datasets.MNIST``; the notebooks import both names so the slid
 Outputs (relative to the repository root)::
 
     reference/dnn2_mnist/solution.ipynb            instructor's solution (seed from env GRADER_SEED)
-    grader/assignments/dnn2_mnist/starter.ipynb           lecture code + TODO cells for the three tasks
-    grader/assignments/dnn2_mnist/examples/perfect.ipynb
-    grader/assignments/dnn2_mnist/examples/five_hidden.ipynb
-    grader/assignments/dnn2_mnist/examples/adam_only.ipynb
+    assignments/dnn2_mnist/starter.ipynb           lecture code + TODO cells for the three tasks
+    assignments/dnn2_mnist/examples/perfect.ipynb
+    assignments/dnn2_mnist/examples/five_hidden.ipynb
+    assignments/dnn2_mnist/examples/adam_only.ipynb
 
 Usage::
 
@@ -545,10 +545,10 @@ Sigmoid를 써도 loss가 안 줄어드는 건 아니었고 Adam으로는 줄어
 
 NOTEBOOKS = {
     "reference/dnn2_mnist/solution.ipynb": solution,
-    "grader/assignments/dnn2_mnist/starter.ipynb": starter,
-    "grader/assignments/dnn2_mnist/examples/perfect.ipynb": perfect,
-    "grader/assignments/dnn2_mnist/examples/five_hidden.ipynb": five_hidden,
-    "grader/assignments/dnn2_mnist/examples/adam_only.ipynb": adam_only,
+    "assignments/dnn2_mnist/starter.ipynb": starter,
+    "assignments/dnn2_mnist/examples/perfect.ipynb": perfect,
+    "assignments/dnn2_mnist/examples/five_hidden.ipynb": five_hidden,
+    "assignments/dnn2_mnist/examples/adam_only.ipynb": adam_only,
 }
 
 

@@ -140,7 +140,8 @@ def loss_decreased(ctx: CheckContext, p: LossFalls) -> Outcome:
     if ratio <= limit:
         return Outcome(True, msg, evidence={"epoch_means": means})
     return Outcome(False, cat(msg, text(f" > {limit}: the loss did not fall enough; check lr and the training loop",
-                                        f" > {limit}: loss 가 충분히 줄지 않았습니다. 학습률과 학습 루프를 확인하세요")),
+                                        f" > {limit}: loss 가 충분히 줄지 않았습니다. 학습률과 학습 루프를 "
+                                        "확인하세요")),
                    evidence={"epoch_means": means})
 
 
@@ -280,7 +281,8 @@ def other_optimizer(ctx: CheckContext, p: OtherOptimizer) -> Outcome:
     lr = (er.run.optimizer.get("hparams") or {}).get("lr")
     return Outcome(True, cat(text(f"{er.run.torch_class} (lr {lr}) stepped {er.label} for {er.run.epochs_completed} "
                                   "epoch(s)", f"{er.run.torch_class} (lr {lr}) 로 {er.label} 을 "
-                                  f"{er.run.epochs_completed} epoch 학습"), optimizer_note(er.run.torch_class, ["Adam"])),
+                                  f"{er.run.epochs_completed} epoch 학습"),
+                             optimizer_note(er.run.torch_class, ["Adam"])),
                    evidence={"runs": [r.run.index for r in runs]})
 
 

@@ -4,6 +4,7 @@ from grader.assignment.config import (
     SCHEMA_VERSION,
     Assignment,
     CheckSpec,
+    ExampleSpec,
     FigureSpec,
     LeaderboardSpec,
     PrintedSpec,
@@ -13,5 +14,5 @@ from grader.assignment.config import (
 )
 from grader.assignment.locate import available, find_assignment
 
-__all__ = ["SCHEMA_VERSION", "Assignment", "CheckSpec", "FigureSpec", "LeaderboardSpec", "PrintedSpec", "ReportSpec",
-           "TaskInfo", "available", "find_assignment", "load_assignment"]
+__all__ = ["SCHEMA_VERSION", "Assignment", "CheckSpec", "ExampleSpec", "FigureSpec", "LeaderboardSpec", "PrintedSpec",
+           "ReportSpec", "TaskInfo", "available", "find_assignment", "load_assignment"]

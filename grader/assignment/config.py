@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from grader.assignment.settings import DiagnosisConfig, PrintedSpec, SandboxLimits, TaskSpec
 from grader.errors import AssignmentError
-from grader.text import Text, text
+from grader.text import Text, in_lang, text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,7 +26,7 @@ SCHEMA_VERSION = 2
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _TOP_KEYS = {"schema_version", "id", "version", "title", "default_lang", "seed", "solution", "checks_modules",
              "data", "budgets", "sandbox", "gpu", "tasks", "checks", "integrity", "printed", "diagnoses", "facts",
-             "runs", "figures", "leaderboard", "report"}
+             "runs", "figures", "leaderboard", "report", "examples"}
 _CHECK_KEYS = {"id", "task", "points", "manual", "check", "hint"}
 _FACT_TARGETS = ("target", "instance_of", "subclass_of")
 
@@ -56,6 +56,16 @@ class CheckSpec:
     def name(self) -> str:
         """The registered check this line uses."""
         return self.check or self.id
+
+
+@dataclass(frozen=True)
+class ExampleSpec:
+    """A shipped example submission and the verdict it must get (``[[examples]]``): its auto score and the
+    status of the checks it names (``pass``, ``fail``, ``partial`` and ``pending`` lists)."""
+
+    file: str
+    score: float
+    statuses: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class Assignment:
     leaderboard: LeaderboardSpec | None = None
     report: ReportSpec = field(default_factory=ReportSpec)
     printed: PrintedSpec = field(default_factory=PrintedSpec)
+    examples: tuple[ExampleSpec, ...] = ()
 
     @property
     def tasks(self) -> dict[str, str]:
@@ -127,12 +138,12 @@ class Assignment:
     def task_title(self, task: str, lang: str) -> str:
         """The task's title in ``lang`` (its id when unknown)."""
         info = self.task_info.get(task)
-        return (info.title.get(lang) or info.title["en"]) if info else task
+        return in_lang(info.title, lang) if info else task
 
     def hint(self, check_id: str, lang: str) -> str:
         """The rubric line's "what to do" hint in ``lang`` ('' when none)."""
         spec = next((c for c in self.checks if c.id == check_id), None)
-        return (spec.hint.get(lang) or spec.hint["en"]) if spec and spec.hint else ""
+        return in_lang(spec.hint, lang) if spec and spec.hint else ""
 
     def task_specs(self) -> list[TaskSpec]:
         """The tasks in rubric order, with how to find each one's cells (``heading`` in ``[[tasks]]``)."""
@@ -222,6 +233,7 @@ def _parse(folder: Path, data: dict[str, Any]) -> Assignment:
         facts=tuple(_fact(f) for f in data.get("facts", [])), selectors=_selectors(data.get("runs", {})),
         figures=tuple(_figure(f) for f in data.get("figures", [])), leaderboard=_leaderboard(data.get("leaderboard")),
         report=ReportSpec(**dict(data.get("report", {}))), printed=printed,
+        examples=tuple(_example(e, {c.id for c in checks}) for e in data.get("examples", [])),
     )
 
 
@@ -276,6 +288,17 @@ def _selectors(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if not all(isinstance(v, dict) for v in table.values()):
         raise AssignmentError("[runs.<name>] must be tables of run predicates")
     return {str(k): dict(v) for k, v in table.items()}
+
+
+def _example(e: dict[str, Any], check_ids: set[str]) -> ExampleSpec:
+    unknown = sorted(set(e) - {"file", "score", "pass", "fail", "partial", "pending"})
+    if unknown:
+        raise AssignmentError(f"[[examples]] {e.get('file')}: unknown key(s) {', '.join(unknown)}")
+    statuses = {str(cid): status for status in ("pass", "fail", "partial", "pending") for cid in e.get(status, [])}
+    strange = sorted(set(statuses) - check_ids)
+    if strange:
+        raise AssignmentError(f"[[examples]] {e.get('file')}: unknown check id(s) {', '.join(strange)}")
+    return ExampleSpec(str(e["file"]), float(e["score"]), statuses)
 
 
 def _figure(f: dict[str, Any]) -> FigureSpec:

@@ -1,9 +1,10 @@
 """Where assignments are: ``--assignment ID|PATH`` resolved to a folder holding ``assignment.toml``.
 
 Search order for an id: ``$GRADER_ASSIGNMENTS`` (folders separated by ``os.pathsep``), ``./assignments``, the
-checkout's top-level ``assignments/``, then the copy bundled in the installed wheel (package
-``grader_assignments``). Without an id: ``default_assignment`` of the nearest ``course.toml`` (current
-directory upwards, then the checkout), else the only assignment there is.
+checkout's top-level ``assignments/`` (only when the grader runs from a source checkout), then the copy
+bundled in the installed wheel (package ``grader_assignments``, mapped from ``assignments/`` by setup.py).
+Without an id: ``default_assignment`` of the nearest ``course.toml`` (current directory upwards, then the
+checkout's), else the only assignment there is.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def default_assignment() -> Path:
 def _searched() -> str:
     """The search roots, for error messages."""
     roots = search_roots()
-    return ", ".join(str(r) for r in roots) if roots else "$GRADER_ASSIGNMENTS and ./assignments are empty"
+    return ", ".join(str(r) for r in roots) if roots else \
+        "nowhere: no $GRADER_ASSIGNMENTS folder, no ./assignments, no checkout, no installed grader_assignments"
 
 
 def find_assignment(spec: str | Path | None = None) -> Path:

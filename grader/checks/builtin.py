@@ -18,6 +18,7 @@ from grader.checks.registry import Outcome, check
 from grader.checks.runs import relative_decrease
 from grader.checks.selectors import select
 from grader.evaluation.runs import EvaluatedRun
+from grader.reference.baseline import run_kind
 from grader.text import Text, as_text, cat, text
 
 Described = str | dict[str, str] | None
@@ -67,8 +68,10 @@ def loss_decreased(ctx: CheckContext, p: LossParams) -> Outcome:
         return Outcome(False, why)
     means = er.run.epoch_means()
     if len(means) < 2:
-        return Outcome(False, text(f"only {len(means)} complete epoch(s) recorded; need at least 2 to see the loss fall",
-                                   f"완료된 epoch 이 {len(means)}개뿐입니다: loss 가 줄었는지 보려면 최소 2개가 필요합니다"))
+        return Outcome(False, text(f"only {len(means)} complete epoch(s) recorded; need at least 2 to see the loss "
+                                   f"fall",
+                                   f"완료된 epoch 이 {len(means)}개뿐입니다: loss 가 줄었는지 보려면 최소 2개가 "
+                                   "필요합니다"))
     ratio = means[-1] / means[0]
     msg = text(f"mean train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), ratio {ratio:.2f}",
                f"평균 train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), 비율 {ratio:.2f}")
@@ -81,16 +84,17 @@ def loss_decreased(ctx: CheckContext, p: LossParams) -> Outcome:
 
 
 def reference_key(er: EvaluatedRun, key: str | None) -> str:
-    """The baseline key for a run: ``key`` with ``{activation}``/``{optimizer}`` filled in; default
-    ``{activation}_{optimizer}`` (e.g. ``relu_adam``)."""
-    act = er.arch.activation_family if er.arch else "none"
-    return (key or "{activation}_{optimizer}").format(activation=act, optimizer=er.run.optimizer_family)
+    """The baseline key for a run: ``key`` with ``{kind}`` (:func:`~grader.reference.baseline.run_kind`, e.g.
+    ``relu_adam_dropout``), ``{activation}`` and ``{optimizer}`` filled in; default ``{kind}``."""
+    arch = er.arch
+    kind = run_kind(list(arch.hidden_acts) if arch else [], er.run.optimizer_family, arch.decorations() if arch else [])
+    return (key or "{kind}").format(kind=kind, activation=kind.split("_")[0], optimizer=er.run.optimizer_family)
 
 
 @dataclass(frozen=True)
 class BandParams:
     run: str
-    reference: str | None = None          # baseline key; default "{activation}_{optimizer}"
+    reference: str | None = None          # baseline key; default "{kind}" (e.g. relu_adam)
     tolerance: float = 1.0                # band widened ×/÷ (1 + tolerance)
     max_outside_fraction: float = 0.2
     what: Described = None
@@ -113,13 +117,15 @@ def band_outcome(ctx: CheckContext, er: EvaluatedRun, key: str, tolerance: float
     ref = ctx.reference_run(key)
     if ref is None:
         return Outcome(True, missing or text(f"no reference curve '{key}' in {ctx.mode} mode: not compared, full "
-                                             "credit", f"{ctx.mode} 모드에 참조 곡선 '{key}' 가 없습니다: 비교하지 않고 만점"),
+                                             "credit", f"{ctx.mode} 모드에 참조 곡선 '{key}' 가 없습니다: 비교하지 "
+                                                       f"않고 만점"),
                        evidence={"reference": None, "run": er.run.index})
     means = er.run.epoch_means()
     band = loss_band(ref, tolerance)
     n, outside = outside_band(means, band)
     if not n:
-        return Outcome(False, text("no complete epoch to compare with the reference", "참조와 비교할 완료된 epoch 이 없습니다"))
+        return Outcome(False, text("no complete epoch to compare with the reference", "참조와 비교할 완료된 epoch "
+                                                                                      "이 없습니다"))
     detail = "; ".join(f"epoch {e}: {v:.3f} not in [{b[0]:.3f}, {b[1]:.3f}]" for e, v, b in outside[:3])
     detail_ko = "; ".join(f"epoch {e}: {v:.3f} 가 범위 밖 [{b[0]:.3f}, {b[1]:.3f}]" for e, v, b in outside[:3])
     evidence = {"reference": key, "band": band[: len(means)], "epoch_means": means, "run": er.run.index}
@@ -127,13 +133,14 @@ def band_outcome(ctx: CheckContext, er: EvaluatedRun, key: str, tolerance: float
         return Outcome(True, text(f"{n - len(outside)}/{n} epochs inside the reference band ({key})",
                                   f"{n}개 epoch 중 {n - len(outside)}개가 참조 범위 안 ({key})"), evidence=evidence)
     return Outcome(False, text(f"{len(outside)}/{n} epochs outside the reference band ({key}): {detail}",
-                               f"{n}개 epoch 중 {len(outside)}개가 참조 범위 밖 ({key}): {detail_ko}"), evidence=evidence)
+                               f"{n}개 epoch 중 {len(outside)}개가 참조 범위 밖 ({key}): {detail_ko}"),
+                   evidence=evidence)
 
 
 @dataclass(frozen=True)
 class AccuracyParams:
     run: str
-    reference: str | None = None           # baseline key; default "{activation}_{optimizer}"
+    reference: str | None = None           # baseline key; default "{kind}" (e.g. relu_adam)
     fallback_reference: str | None = None  # used when the baseline has no ``reference`` run
     sigmas: float = 3.0
     min_margin: float = 0.01
@@ -183,8 +190,9 @@ def accuracy_outcome(ctx: CheckContext, er: EvaluatedRun, references: list[str],
         return Outcome(False, text(f"test accuracy {er.accuracy:.4f} was measured only inside the notebook's kernel "
                                    f"and cannot be verified ({er.unverified_reason}); the grader credits only an "
                                    "accuracy it measures itself on a model it can rebuild",
-                                   f"테스트 정확도 {er.accuracy:.4f} 은 노트북 커널 안에서만 측정되어 검증할 수 없습니다 "
-                                   f"({er.unverified_reason}). 채점기는 직접 재구성한 모델로 스스로 측정한 정확도에만 "
+                                   f"테스트 정확도 {er.accuracy:.4f} 은 노트북 커널 안에서만 측정되어 검증할 수 "
+                                   f"없습니다 ({er.unverified_reason}). 채점기는 직접 재구성한 모델로 스스로 측정한 "
+                                   "정확도에만 "
                                    "점수를 줍니다"),
                        evidence={"accuracy": er.accuracy, "source": er.accuracy_source})
     ref = next((r for r in (ctx.reference_run(k) for k in references) if r is not None), None)
@@ -193,13 +201,15 @@ def accuracy_outcome(ctx: CheckContext, er: EvaluatedRun, references: list[str],
                                    f"{ctx.mode}`", f"{ctx.mode} 모드의 참조 정확도가 없습니다. `grader reference "
                                    f"--data {ctx.mode}` 를 실행하세요"))
     g = accuracy_grade(er.accuracy, ref, sigmas, min_margin, zero_credit_margin)
-    msg = text(f"test accuracy {g.accuracy:.4f}; reference {g.mean:.4f} ± {g.sd:.4f}, full credit from {g.full_from:.4f}",
+    msg = text(f"test accuracy {g.accuracy:.4f}; reference {g.mean:.4f} ± {g.sd:.4f}, full credit from "
+               f"{g.full_from:.4f}",
                f"테스트 정확도 {g.accuracy:.4f}; 참조 {g.mean:.4f} ± {g.sd:.4f}, 만점 기준 {g.full_from:.4f}")
     ev = {"accuracy": g.accuracy, "source": er.accuracy_source, "full_from": g.full_from, "zero_at": g.zero_at}
     if g.fraction >= 1.0:
         return Outcome(True, msg, evidence=ev)
     return Outcome(g.fraction > 0, cat(msg, text(f" — partial credit {g.fraction:.0%}; train longer or check the model",
-                                                 f" — 부분 점수 {g.fraction:.0%}. 더 오래 학습하거나 모델을 확인하세요")),
+                                                 f" — 부분 점수 {g.fraction:.0%}. 더 오래 학습하거나 모델을 "
+                                                 "확인하세요")),
                    fraction=g.fraction, evidence=ev)
 
 
@@ -309,7 +319,8 @@ def decrease_outcome(er: EvaluatedRun, need: float, hint: Text | None = None) ->
     dec = relative_decrease(er)
     if dec is None:
         return Outcome(False, text("need at least 2 complete epochs to judge the loss",
-                                   "loss 를 판단하려면 완료된 epoch 이 최소 2개 필요합니다"), evidence={"run": er.run.index})
+                                   "loss 를 판단하려면 완료된 epoch 이 최소 2개 필요합니다"),
+                       evidence={"run": er.run.index})
     means = er.run.epoch_means()
     msg = text(f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} lower)",
                f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} 감소)")

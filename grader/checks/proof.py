@@ -7,20 +7,18 @@ re-executed ("not replay-verified") keep their points and are only listed, with 
 
 from __future__ import annotations
 
-from typing import Any
-
 from grader.checks.context import CheckContext
-from grader.checks.tamper import tamper_flag
+from grader.checks.flag import Flag, make_flag
 from grader.text import text
 
 
-def proof_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+def proof_flags(ctx: CheckContext) -> list[Flag]:
     """``training_unverified`` for every run whose proof of training failed."""
     flags = []
     for er in ctx.runs:
         proof = er.proof or {}
         if proof.get("status") == "unverified":
-            flags.append(tamper_flag(
+            flags.append(make_flag(
                 "training_unverified", text(
                     f"{er.label}: the grader re-trained it from its own checkpoints and got something else: "
                     f"{proof.get('reason')}; the run's training claims earn nothing",

@@ -60,7 +60,8 @@ def epoch_problem(er: EvaluatedRun, min_epochs: int) -> Text | None:
         return None
     return text(f"it was trained for {er.run.steps} steps, which is {er.run.epochs_completed} complete epoch(s); "
                 f"at least {min_epochs} needed",
-                f"{er.run.steps} step 만 학습했습니다 (완료된 epoch {er.run.epochs_completed}개; 최소 {min_epochs}개 필요)")
+                f"{er.run.steps} step 만 학습했습니다 (완료된 epoch {er.run.epochs_completed}개; 최소 "
+                f"{min_epochs}개 필요)")
 
 
 def closest_reason(er: EvaluatedRun, problems: list[Text]) -> Text:

@@ -81,8 +81,8 @@ def _layer_problems(s: Selector, er: EvaluatedRun) -> list[Text]:
             out.append(text(f"it has {convs} convolutional layer(s), fewer than {s.min_conv_layers}",
                             f"합성곱 층이 {convs}개로 {s.min_conv_layers}개보다 적습니다"))
     if s.any_decoration:
-        have = [d.lower() for d in (arch.decorations() if arch else [])]
-        if not any(h.startswith(w.lower()) for h in have for w in s.any_decoration):
+        decorations = [d.lower() for d in (arch.decorations() if arch else [])]
+        if not any(d.startswith(w.lower()) for d in decorations for w in s.any_decoration):
             want = " or ".join(s.any_decoration)
             out.append(text(f"no hidden layer has {want}", f"{want} 를 쓴 은닉층이 없습니다"))
     return out

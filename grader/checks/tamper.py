@@ -1,10 +1,8 @@
 """Tamper flags: the probe's hooks or methods undone, forged events, recorded steps without evidence or that
 changed nothing, exports that contradict the training record.
 
-Each flag says what it takes away from the score: ``voids`` (check-id patterns that get 0 points, "*"
-= every automatic check) and/or ``untrusted`` (``{"runs": [...]}``: runs the checks must not use;
-``{"accuracy": [...]}``: runs whose accuracy must not be credited). ``grader.scoring.voiding`` applies
-them. The evidence comes from the probe's guard (``guard`` events, streamed append-only) and from the
+Each flag says what it takes away from the score (``voids`` / ``untrusted``, see :mod:`grader.checks.flag`).
+The evidence comes from the probe's guard (``guard`` events, streamed append-only) and from the
 grader's own comparison of the exported weights with the training-time trace.
 """
 
@@ -13,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from grader.checks.context import CheckContext
+from grader.checks.flag import Flag, make_flag
 from grader.evaluation.runs import EvaluatedRun
-from grader.text import Text, as_text, text
+from grader.text import text
 
 HOOK_NAMES = {
     "forward_hooks": "module forward hooks", "optimizer_hooks": "optimizer step hooks",
@@ -28,18 +27,6 @@ HOOK_NAMES = {
 }
 #: probe errors after which the folded steps may honestly fall short of the probe's own count
 _LOSSY_ERRORS = ("flush", "step_post")
-
-
-def tamper_flag(fid: str, message: str | Text, voids: list[str] | None = None,
-                untrusted: dict[str, list[int]] | None = None, **evidence: Any) -> dict[str, Any]:
-    """A flag that takes points away (see the module docstring); ``message`` in both languages."""
-    msg = as_text(message)
-    flag: dict[str, Any] = {"id": fid, "message": msg["en"], "messages": msg, "evidence": evidence}
-    if voids:
-        flag["voids"] = voids
-    if untrusted:
-        flag["untrusted"] = untrusted
-    return flag
 
 
 def _broken_hooks(ctx: CheckContext) -> dict[str, int | None]:
@@ -88,7 +75,7 @@ def forged_events(ctx: CheckContext) -> list[str]:
     return out
 
 
-def hook_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+def hook_flags(ctx: CheckContext) -> list[Flag]:
     """probe_tampered: hooks or the probe's methods removed or replaced, events forged, or the final report
     missing."""
     broken, forged = _broken_hooks(ctx), forged_events(ctx)
@@ -96,20 +83,20 @@ def hook_flags(ctx: CheckContext) -> list[dict[str, Any]]:
         what = "; ".join(HOOK_NAMES.get(k, k) + (f" (after cell index {c})" if c is not None else "")
                          for k, c in sorted(broken.items()))
         more = f"; the event stream was forged: {'; '.join(forged)}" if forged else ""
-        return [tamper_flag("probe_tampered", text(
+        return [make_flag("probe_tampered", text(
                             f"the grader's recording hooks were removed or replaced: {what}{more}; "
                             "the recording cannot be trusted, no automatic points",
-                            f"채점기의 기록 장치(hook)가 제거되거나 바뀌었습니다: {what}{more}. 기록을 믿을 수 없으므로 "
-                            "자동 점수가 없습니다"), voids=["*"],
+                            f"채점기의 기록 장치(hook)가 제거되거나 바뀌었습니다: {what}{more}. 기록을 믿을 수 "
+                            "없으므로 자동 점수가 없습니다"), voids=["*"],
                             broken=sorted(broken), first_seen_cell_index=broken, forged=forged)]
     if forged:
-        return [tamper_flag("probe_tampered", text(
+        return [make_flag("probe_tampered", text(
                             f"the recording contains events the grader's probe did not write: "
                             f"{'; '.join(forged)}; the recording cannot be trusted, no automatic points",
-                            f"기록에 채점기의 probe 가 쓰지 않은 이벤트가 있습니다: {'; '.join(forged)}. 기록을 믿을 수 "
-                            "없으므로 자동 점수가 없습니다"), voids=["*"], forged=forged)]
+                            f"기록에 채점기의 probe 가 쓰지 않은 이벤트가 있습니다: {'; '.join(forged)}. 기록을 "
+                            "믿을 수 없으므로 자동 점수가 없습니다"), voids=["*"], forged=forged)]
     if ctx.recording.end is None and ctx.execution is not None and ctx.execution.exported:
-        return [tamper_flag("probe_tampered", text(
+        return [make_flag("probe_tampered", text(
                             "the recording ended without its final report (the probe was disabled or its output "
                             "closed); no automatic points",
                             "기록이 마지막 보고 없이 끝났습니다 (probe 가 꺼졌거나 출력이 닫혔습니다). 자동 점수가 "
@@ -141,19 +128,19 @@ def _step_problems(er: EvaluatedRun, g: dict[str, Any], ctx: CheckContext) -> li
     return problems
 
 
-def step_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+def step_flags(ctx: CheckContext) -> list[Flag]:
     """no_training_evidence: recorded steps the guard never saw an optimizer take (no evidence, no run);
     step_mismatch: recorded optimizer steps that the parameters' version counters contradict.
 
     Both need the guard's final report: a kernel that died before the export leaves no evidence either
     way, and its runs are judged on the recording alone (the kernel_died flag tells the instructor)."""
-    final, flags = _final(ctx), list[dict[str, Any]]()
+    final, flags = _final(ctx), list[Flag]()
     if not ctx.recording.n_guard_final:
         return flags
     for er in ctx.runs:
         g = final.get(er.run.index)
         if er.run.steps and not int((g or {}).get("steps") or 0):
-            flags.append(tamper_flag(
+            flags.append(make_flag(
                 "no_training_evidence", text(
                     f"{er.label}: {er.run.steps} steps were recorded but the grader's guard saw no optimizer step "
                     "change its parameters (the steps were written into the recording, not trained); the run is not "
@@ -165,7 +152,7 @@ def step_flags(ctx: CheckContext) -> list[dict[str, Any]]:
             continue
         problems = _step_problems(er, g, ctx) if g and er.run.steps else []
         if problems:
-            flags.append(tamper_flag(
+            flags.append(make_flag(
                 "step_mismatch", text(
                     f"{er.label}: its steps were faked or bypassed: {'; '.join(problems)}; the run is not used for "
                     "any check", f"{er.label}: step 이 조작되었거나 우회되었습니다: {'; '.join(problems)}. 이 실행은 "
@@ -174,7 +161,7 @@ def step_flags(ctx: CheckContext) -> list[dict[str, Any]]:
     return flags
 
 
-def weight_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+def weight_flags(ctx: CheckContext) -> list[Flag]:
     """weights_mismatch: exported weights that contradict the training trace or were changed after training."""
     final, flags = _final(ctx), []
     for er in ctx.runs:
@@ -183,7 +170,7 @@ def weight_flags(ctx: CheckContext) -> list[dict[str, Any]]:
         if later:
             reasons.append(f"{len(later)} of its parameter tensors were changed in place after its last step")
         if reasons:
-            flags.append(tamper_flag(
+            flags.append(make_flag(
                 "weights_mismatch", text(
                     f"{er.label}: the exported weights contradict the training record: {'; '.join(reasons[:3])}; "
                     "its accuracy is not credited", f"{er.label}: 내보낸 가중치가 학습 기록과 다릅니다: "
@@ -193,6 +180,6 @@ def weight_flags(ctx: CheckContext) -> list[dict[str, Any]]:
     return flags
 
 
-def tamper_flags(ctx: CheckContext) -> list[dict[str, Any]]:
+def tamper_flags(ctx: CheckContext) -> list[Flag]:
     """All tamper flags of one submission."""
     return hook_flags(ctx) + step_flags(ctx) + weight_flags(ctx)

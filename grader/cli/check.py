@@ -87,10 +87,10 @@ def _check(args: argparse.Namespace) -> int:
     res.setdefault("timings", {})["wall_s"] = round(time.monotonic() - t0, 2)
     write_result(res, args.out)
     page = write_student_page(res, args.out / page_name(res["submission"]["id"]), load_baseline(assignment, mode),
-                              lang, preview=preview_notice(res, lang))
+                              lang, assignment, preview=preview_notice(res, lang))
     print("\n" + _ASSIGNMENT[lang].format(id=assignment.id, version=assignment.version,
                                           title=assignment.title["ko" if lang == "ko" else "en"]), flush=True)
-    print(summary_text(res, lang), flush=True)
+    print(summary_text(res, lang, assignment), flush=True)
     print(("\nHTML 보고서: " if lang == "ko" else "\nHTML report: ") + str(page), flush=True)
     maybe_junit([res], args.junit)
     if args.open:

@@ -103,6 +103,6 @@ def write_pages(results: list[dict[str, Any]], out: Path, assignment: Any, mode:
         return f"HTML pages not written: grader.report.html is not available ({exc})"
     from grader.reference.baseline import load_baseline
 
-    paths = write_reports(results, out, load_baseline(assignment, mode), lang=lang,
+    paths = write_reports(results, out, load_baseline(assignment, mode), lang, assignment,
                           meta={"assignment": assignment.id, "title": assignment.title, "data_mode": mode})
     return f"{len(paths)} HTML page(s) written to {out}/"

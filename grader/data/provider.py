@@ -42,9 +42,9 @@ class DataProvider(Protocol):
 class MnistProvider:
     """MNIST (grader/data/mnist.py): ``subset`` = the embedded 6000/1000 images, ``full`` = 60000/10000."""
 
-    name = "mnist"
-    modes = ("subset", "full")
-    label = "MNIST"
+    name: str = "mnist"
+    modes: tuple[str, ...] = ("subset", "full")
+    label: str = "MNIST"
 
     def prepare(self, mode: str, data_dir: Path | None) -> Path | None:
         from grader.data import mnist
@@ -68,9 +68,9 @@ class MnistProvider:
 class NoProvider:
     """No data: the notebook makes its own (a table written in a cell, a function to minimise)."""
 
-    name = "none"
-    modes = ("none",)
-    label = "no dataset"
+    name: str = "none"
+    modes: tuple[str, ...] = ("none",)
+    label: str = "no dataset"
 
     def prepare(self, mode: str, data_dir: Path | None) -> Path | None:
         return None

@@ -4,7 +4,7 @@ A stage after evaluation and before the checks: :func:`diagnose` reads the evalu
 (including the kernel's ``doctor`` events, ``grader/recording/probe_doctor.py``), the execution report and the
 notebook, and returns typed :class:`Diagnosis` findings in Korean and English with a lecture pointer. Generic:
 thresholds come from an assignment's ``[diagnoses]`` table (:class:`DiagnosisConfig`); nothing here knows the
-homework. Diagnoses never change points; checks may cite them (``grader.checks.explain``).
+homework. Diagnoses never change points; checks may cite them (``grader.scoring.explain``).
 """
 
 from grader.assignment.settings import DiagnosisConfig, TaskSpec

@@ -3,7 +3,7 @@
 A task's cells run from a markdown heading that matches the task (its ``heading`` regex from assignment.toml,
 else its title or "task N" / "과제 N") to the next heading of another task. A code cell there that raised is
 reported as ``task_cell_error``; the task's failing checks then name that cell and its error instead of the
-closest other run (``grader.checks.explain``).
+closest other run (``grader.scoring.explain``).
 """
 
 from __future__ import annotations

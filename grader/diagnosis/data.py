@@ -68,7 +68,8 @@ def inputs(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
             continue
         lo, hi = min(e["min"] for e in train), max(e["max"] for e in train)
         if hi > cfg.unscaled_max:
-            printed = [printed_accuracy(inp.stdout(inp.cell_index(int(e["cell"]))), cfg.printed.accuracy) for e in events if not e["grad"]]
+            printed = [printed_accuracy(inp.stdout(inp.cell_index(int(e["cell"]))), cfg.printed.accuracy)
+                       for e in events if not e["grad"]]
             out.append(_unscaled(er, lo, hi, next((p for p in printed if p is not None), None)))
         seen: set[int] = set()
         for ev in (e for e in events if not e["grad"]):

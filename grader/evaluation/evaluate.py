@@ -60,13 +60,21 @@ def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider
             key = json.dumps(run.graph, sort_keys=True)
             if key not in flows:
                 try:
-                    flows[key] = gradient_flow(run.graph, *split(True), seed=0)
+                    flows[key] = gradient_flow(run.graph, *_data(split, True), seed=0)
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
         er.proof = _prove(run, recording, export_dir, split, rng)
         out.append(er)
     return out
+
+
+def _data(split: Callable[[bool], Any], train: bool) -> tuple[Any, Any]:
+    """A split the provider has (evaluate_runs checked that it has data)."""
+    data = split(train)
+    if data is None:
+        raise ValueError(_NO_DATA)
+    return data  # type: ignore[no-any-return]
 
 
 def _without_data(run: Run) -> EvaluatedRun:
@@ -91,7 +99,7 @@ def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bo
 def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Callable[[bool], Any]) -> None:
     """Accuracy from the rebuilt model, else the in-kernel one marked unverified; trace mismatch note."""
     er.kernel_accuracy = rec.get("kernel_accuracy")
-    res = evaluate_export(rec, export_dir, *split(False)) if rec.get("weights_file") else \
+    res = evaluate_export(rec, export_dir, *_data(split, False)) if rec.get("weights_file") else \
         {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
     if res["accuracy"] is not None:
         er.accuracy, er.accuracy_source = float(res["accuracy"]), "grader"
@@ -100,7 +108,7 @@ def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Cal
         if er.kernel_accuracy is not None:
             er.accuracy, er.accuracy_source = float(er.kernel_accuracy), "kernel (unverified)"
     if res["accuracy"] is not None and any(e.split == "test" for e in er.run.epochs):
-        unseen = evaluate_export(rec, export_dir, *split(True))  # it trained on test: measure on train
+        unseen = evaluate_export(rec, export_dir, *_data(split, True))  # it trained on test: measure on train
         er.accuracy_unseen = unseen["accuracy"]
     er.weight_conflicts = weight_conflicts(rec, export_dir, er.run.graph)
     fn = rec.get("fn_affine")

@@ -2,7 +2,7 @@
 
 The reporter reads ``<STEP-ID>_RESULTS`` (base64 JSON), adds ``tests[].score`` over runners whose
 ``max_score`` > 0 and posts ``Points X/Y``. One test per check; pending-manual checks score 0 and
-are not part of ``max_score`` (the auto-gradable maximum).
+are not part of ``max_score`` (the auto-gradable maximum). Messages are the result's English ones.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.integrations.why import why_lines
+from grader.report.view import localized
 
 PAYLOAD_VERSION = 1
 _TEST_STATUS = {"pass": "pass", "partial": "fail", "fail": "fail", "error": "error", "pending": "pass"}
@@ -22,11 +23,12 @@ _BROKEN = ("invalid", "timeout", "kernel_died")
 def _test(check: dict[str, Any], result: dict[str, Any] | None = None) -> dict[str, Any]:
     """One reporter test for one check (with the training-loop findings that explain it)."""
     pending = bool(check.get("pending"))
-    message = str(check.get("message") or "")
+    message = localized(check, "message", "en")
+    warning = localized(check, "warning", "en")
     if pending:
         message = f"pending instructor review ({check.get('max', 0):g} points, not in this score): {message}"
-    elif check.get("warning"):
-        message = f"{message} (warning: {check['warning']})"
+    elif warning:
+        message = f"{message} (warning: {warning})"
     why = why_lines(check, result or {})
     if why:
         message = " — ".join([message, *why])
@@ -99,13 +101,14 @@ def summary_text(result: dict[str, Any], payload: dict[str, Any]) -> str:
     for t in payload["tests"]:
         lines.append(f"  {t['status']:<5} {t['name']}: {t['message']}")
     for f in result.get("flags", []):
-        lines.append(f"  flag {f['id']}: {f.get('message', '')}")
+        lines.append(f"  flag {f['id']}: {localized(f, 'message', 'en')}")
     if s.get("pending_manual"):
         lines.append(f"{s['pending_manual']:g} point(s) await instructor review and are NOT included in this "
                      f"score (full assignment: {s.get('max', 0):g} points).")
-    lines.append(f"This run used the {result.get('data', {}).get('mode')} MNIST data on "
-                 f"{result.get('device') or 'cpu'}; the instructor's run (full data, maybe a GPU) can give "
-                 "other numbers.")
+    data = result.get("data") or {}
+    what = f"{data.get('mode')} MNIST data" if data.get("provider") == "mnist" else f"{data.get('mode')} data"
+    lines.append(f"This run used the {what} on {result.get('device') or 'cpu'}; the instructor's run (maybe other "
+                 "data or a GPU) can give other numbers.")
     return "\n".join(lines)
 
 

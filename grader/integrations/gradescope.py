@@ -5,7 +5,9 @@ At run time Gradescope provides ``/autograder/source`` (the zip's contents), ``/
 the tests), ``execution_time`` (s), ``output``/``output_format``, ``visibility``, ``stdout_visibility``,
 ``extra_data``, ``tests[]`` (score, max_score, status passed|failed, name, number, output, visibility)
 and ``leaderboard[]`` (name, value, order). One test per check; pending-manual checks are listed with
-score 0 and max_score 0 (Σ max_score = the auto-gradable maximum), their points graded by hand.
+score 0 and max_score 0 (Σ max_score = the auto-gradable maximum), their points graded by hand. The texts are
+English (check messages from the result, task titles from the assignment); the leaderboard entry is the
+assignment's ``[leaderboard]``.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from grader import __version__
 from grader.assignment import Assignment, load_assignment
 from grader.integrations.gradescope_zip import build_autograder_zip
 from grader.integrations.why import finding_lines, why_lines
+from grader.report.view import accuracy_of, localized
 
 __all__ = ["AutograderRun", "autograder_root", "build_autograder_zip", "find_submission", "invalid_result",
-           "results_json", "run_autograder", "write_results"]
+           "leaderboard_value", "results_json", "run_autograder", "write_results"]
 
 DEFAULT_ROOT = Path("/autograder")
 ROOT_ENV = "GRADER_AUTOGRADER_ROOT"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-LEADERBOARD_NAME = "Test accuracy (6 hidden, ReLU)"
 _STATUS = {"pass": "passed", "partial": "failed", "fail": "failed", "error": "failed", "pending": "passed"}
 _BROKEN = ("invalid", "timeout", "kernel_died")
 _SKIP_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
@@ -44,14 +46,13 @@ def autograder_root(root: Path | None = None) -> Path:
 
 
 def _numbers(assignment: Assignment) -> dict[str, tuple[str, str]]:
-    """check id → (Gradescope number "task.check", "Task n: title"), in rubric order."""
-    task_no = {task: i + 1 for i, task in enumerate(assignment.tasks)}
+    """check id → (Gradescope number "task.check", the task's English title), in rubric order."""
+    task_no = {task: i + 1 for i, task in enumerate(assignment.task_info)}
     seen: dict[str, int] = {}
     out = {}
     for spec in assignment.checks:
         seen[spec.task] = seen.get(spec.task, 0) + 1
-        n = task_no.get(spec.task, 0)
-        out[spec.id] = (f"{n}.{seen[spec.task]}", f"Task {n}: {assignment.tasks.get(spec.task, spec.task)}")
+        out[spec.id] = (f"{task_no.get(spec.task, 0)}.{seen[spec.task]}", assignment.task_title(spec.task, "en"))
     return out
 
 
@@ -60,14 +61,15 @@ def _test(check: dict[str, Any], numbers: dict[str, tuple[str, str]], visibility
     """One Gradescope test for one check (with the training-loop findings that explain it)."""
     number, title = numbers.get(check["id"], ("", check.get("task", "")))
     pending = bool(check.get("pending"))
-    output = str(check.get("message") or "")
+    output = localized(check, "message", "en")
     if pending:
         output = (f"Pending instructor review: these {check.get('max', 0):g} points are graded by hand and are "
                   f"not in the autograder score. {output}")
     elif check.get("status") == "partial":
         output = f"Partial credit ({check.get('points', 0):g}/{check.get('max', 0):g}): {output}"
-    if check.get("warning"):
-        output += f"\nWarning: {check['warning']}"
+    warning = localized(check, "warning", "en")
+    if warning:
+        output += f"\nWarning: {warning}"
     for line in why_lines(check, result or {}):
         output += f"\n{line}"
     name = f"{check['id']} ({title})" + (" - pending instructor review" if pending else "")
@@ -90,25 +92,46 @@ def _failed_tests(message: str, assignment: Assignment, visibility: str) -> list
     return tests
 
 
-def _accuracy(result: dict[str, Any]) -> float | None:
-    """Grader-measured test accuracy of the six-hidden-layer ReLU run (task 1), if any."""
-    checks = {c["id"]: c for c in result.get("checks", [])}
-    if (checks.get("t1.accuracy", {}).get("evidence") or {}).get("trained_on_test"):
-        return None  # measured on the split it trained on: not a test accuracy, not on the leaderboard
-    value = (checks.get("t1.accuracy", {}).get("evidence") or {}).get("accuracy")
-    if value is not None:
-        return float(value)
-    index = (checks.get("t1.six_hidden", {}).get("evidence") or {}).get("run")
-    for run in result.get("runs", []):
-        acc = run.get("accuracy") or {}
-        if index is not None and run.get("index") == index and acc.get("source") == "grader":
-            return float(acc["value"]) if acc.get("value") is not None else None
-    return None
+def leaderboard_value(result: dict[str, Any], assignment: Assignment) -> float | None:
+    """The submission's leaderboard metric: ``evidence[key]`` of the ``[leaderboard]`` check; None without a
+    leaderboard, without that number, or when the check's run trained on the test split (not a test score)."""
+    spec = assignment.leaderboard
+    check = next((c for c in result.get("checks") or [] if spec and c.get("id") == spec.check), None)
+    evidence = (check or {}).get("evidence") or {}
+    value = evidence.get(spec.key) if spec else None
+    if evidence.get("trained_on_test") or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _leaderboard(result: dict[str, Any], assignment: Assignment) -> list[dict[str, Any]]:
+    """Gradescope's ``leaderboard`` entries: the ``[leaderboard]`` metric (none when the assignment has none).
+    A submission without a value ranks last: 0 on a "desc" board, no entry on an "asc" one."""
+    spec = assignment.leaderboard
+    if spec is None:
+        return []
+    value = leaderboard_value(result, assignment)
+    if value is None and spec.order == "asc":
+        return []
+    return [{"name": spec.name, "value": round(value if value is not None else 0.0, 4), "order": spec.order}]
+
+
+def _data_line(result: dict[str, Any]) -> str:
+    """Which data and device the submission was graded on (worded for MNIST when that was the provider)."""
+    data = result.get("data") or {}
+    mode, device = data.get("mode"), result.get("device") or "cpu"
+    if data.get("provider") == "mnist":
+        return (f"Graded on the {mode} MNIST data ({data.get('train_images', '?')} training / "
+                f"{data.get('test_images', '?')} test images) on {device}; a run on the full data or a GPU can "
+                "give other numbers.")
+    counts = (f" ({data['train_images']} training / {data.get('test_images', '?')} test items)"
+              if data.get("train_images") else "")
+    return f"Graded on the {mode} data{counts} on {device}; a run on other data or a GPU can give other numbers."
 
 
 def _summary(result: dict[str, Any], assignment: Assignment, note: str | None) -> str:
     """The top-level ``output`` (Markdown)."""
-    s, mode = result.get("score", {}), result.get("data", {}).get("mode")
+    s = result.get("score", {})
     if result.get("status") == "invalid":
         lines = [f"**Your submission could not be graded:** {result.get('message')}", "",
                  "Submit your homework notebook (`.ipynb`, the starter notebook with your work) and try again."]
@@ -124,19 +147,17 @@ def _summary(result: dict[str, Any], assignment: Assignment, note: str | None) -
     errors = [f"- cell {e['cell_index']}: {e['ename']}: {str(e['evalue'])[:200]}" for e in result.get("errors", [])]
     if errors:
         lines += ["\nCells that raised an error (later cells still ran):", *errors[:5]]
-    flags = [f"- `{f['id']}`: {f.get('message', '')}" for f in result.get("flags", [])]
+    flags = [f"- `{f['id']}`: {localized(f, 'message', 'en')}" for f in result.get("flags", [])]
     if flags:
         lines += ["\nIntegrity flags (0 points, shown to your instructor):", *flags]
     found = [d for d in result.get("diagnoses", []) if d.get("severity") in ("error", "warning")]
     if found:
         lines.append("\nWhat happened in training (학습에서 일어난 일):")
         lines += [f"- **{d.get('severity')}** `{d.get('id')}`: " + "<br>".join(finding_lines(d)) for d in found]
-    acc = _accuracy(result)
+    acc = accuracy_of(result, assignment)
     if acc is not None:
-        lines.append(f"\nTest accuracy of your six-hidden-layer ReLU model (measured by the grader): {acc:.4f}")
-    lines.append(f"\nGraded on the {mode} MNIST data ({result.get('data', {}).get('train_images', '?')} training / "
-                 f"{result.get('data', {}).get('test_images', '?')} test images) on "
-                 f"{result.get('device') or 'cpu'}; a run on the full data or a GPU can give other numbers.")
+        lines.append(f"\nTest accuracy of your model (measured by the grader): {acc:.4f}")
+    lines.append(f"\n{_data_line(result)}")
     if note:
         lines.append(f"\n{note}")
     return "\n".join(lines)
@@ -161,13 +182,13 @@ def results_json(result: dict[str, Any], assignment: Assignment, execution_time:
     if execution_time is None:
         execution_time = float((result.get("timings") or {}).get("total_s") or 0.0)
     s = result.get("score", {})
-    acc = _accuracy(result)
+    acc = accuracy_of(result, assignment)
+    board = _leaderboard(result, assignment)
     return {
         "score": score, "execution_time": int(round(execution_time)),
         "output": _summary(result, assignment, note), "output_format": "md",
         "visibility": visibility, "stdout_visibility": "hidden", "tests": tests,
-        "leaderboard": [{"name": LEADERBOARD_NAME, "value": round(acc if acc is not None else 0.0, 4),
-                         "order": "desc"}],
+        **({"leaderboard": board} if assignment.leaderboard else {}),
         "extra_data": {
             "schema_version": result.get("schema_version"), "data_mode": result.get("data", {}).get("mode"),
             "status": result.get("status"), "submission": (result.get("submission") or {}).get("path"),
@@ -175,18 +196,19 @@ def results_json(result: dict[str, Any], assignment: Assignment, execution_time:
             "pending_manual": s.get("pending_manual"), "flags": [f["id"] for f in result.get("flags", [])],
             "grader_version": __version__, "assignment": assignment.id,
             "assignment_version": assignment.version, "test_accuracy": acc,
+            "leaderboard_value": leaderboard_value(result, assignment),
         },
     }
 
 
-def invalid_result(message: str, assignment: Assignment, mode: str, path: Path | None = None) -> dict[str, Any]:
+def invalid_result(message: str, assignment: Assignment, mode: str | None, path: Path | None = None) -> dict[str, Any]:
     """A minimal ``invalid`` result dict (no gradable file was found; the grader itself failed)."""
     from grader.result.build import SCHEMA_VERSION
 
     return {"schema_version": SCHEMA_VERSION,
             "submission": {"id": path.stem if path else "submission", "path": str(path) if path else None,
                            "sha256": None, "kind": None},
-            "data": {"mode": mode}, "status": "invalid", "message": message,
+            "data": {"mode": mode, "provider": assignment.data_provider}, "status": "invalid", "message": message,
             "score": {"auto": 0.0, "auto_max": 0.0, "pending_manual": 0.0, "max": 0.0},
             "checks": [], "runs": [], "flags": [], "diagnoses": [], "errors": [],
             "versions": {"grader": __version__, "assignment": assignment.id,

@@ -2,7 +2,8 @@
 
 Format (pytest's junitxml): ``<testsuites><testsuite name tests failures errors skipped time>``
 with ``<properties>`` (score, max_score) and ``<testcase classname name time file>`` children that
-may hold ``<failure message type>``, ``<error message type>`` or ``<skipped message>``.
+may hold ``<failure message type>``, ``<error message type>`` or ``<skipped message>``. Messages are the
+result's English ones (``messages.en``, else ``message``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from grader.report.view import localized
 
 #: result statuses where grading did not run to the end (shown as a suite-level error case)
 _BROKEN = ("invalid", "timeout", "kernel_died")
@@ -37,7 +40,8 @@ def _testcase(suite: ET.Element, sub_id: str, path: str, check: dict[str, Any]) 
     case = ET.SubElement(suite, "testcase", {"classname": sub_id, "name": check["id"], "time": _seconds(0),
                                              "file": path})
     outcome = _outcome(check)
-    message = check.get("message") or ""
+    message = localized(check, "message", "en")
+    warning = localized(check, "warning", "en")
     points = f"{check.get('points', 0):g}/{check.get('max', 0):g} points"
     if outcome == "failure":
         el = ET.SubElement(case, "failure", {"message": message, "type": "fail"})
@@ -47,8 +51,8 @@ def _testcase(suite: ET.Element, sub_id: str, path: str, check: dict[str, Any]) 
         el.text = f"the check itself failed: {points}\n{message}"
     elif outcome == "skipped":
         ET.SubElement(case, "skipped", {"message": message})
-    if check.get("warning"):
-        ET.SubElement(case, "system-out").text = f"warning: {check['warning']}"
+    if warning:
+        ET.SubElement(case, "system-out").text = f"warning: {warning}"
     return outcome
 
 
@@ -60,7 +64,7 @@ def _suite_output(result: dict[str, Any]) -> str:
              f"(+{s.get('pending_manual', 0):g} pending instructor review)"]
     if result.get("message"):
         lines.append(f"message: {result['message']}")
-    lines += [f"flag {f['id']}: {f.get('message', '')}" for f in result.get("flags", [])]
+    lines += [f"flag {f['id']}: {localized(f, 'message', 'en')}" for f in result.get("flags", [])]
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """Reference tolerance bands: run the instructor's solution for several seeds, store mean ± sd.
 
-``baseline-<mode>.json`` holds, per reference run (keyed ``<activation>_<optimizer family>``, e.g.
-``relu_adam``), the per-epoch mean train loss and test accuracy over the seeds, plus provenance.
+``baseline-<mode>.json`` holds, per reference run (keyed by :func:`run_kind`, e.g. ``relu_adam``), the
+per-epoch mean train loss and test accuracy over the seeds, plus provenance.
 """
 
 from __future__ import annotations
@@ -35,11 +35,22 @@ def load_baseline(assignment: Assignment, mode: str) -> dict[str, Any] | None:
     return data  # type: ignore[no-any-return]
 
 
+def run_kind(hidden_activations: list[str | None], optimizer_family: str, decorations: list[str]) -> str:
+    """The kind of a run, which reference runs of a baseline are keyed by: ``relu_adam``, ``sigmoid_sgd``,
+    ``none_sgd`` (no hidden layer), ``relu_adam_batchnorm_maxpool`` (the layer decorations' kinds, sorted)."""
+    acts = list(hidden_activations)
+    if not acts or all(a is None for a in acts):
+        act = "none"
+    else:
+        act = acts[0] if len(set(acts)) == 1 and acts[0] else "mixed"
+    kinds = sorted({d.split()[0].lower() for d in decorations if d and d.split()[0] != "Flatten"})
+    return "_".join([act, optimizer_family, *kinds])
+
+
 def run_key(run: dict[str, Any]) -> str:
-    """``relu_adam``, ``sigmoid_sgd``, ... from a result's run entry."""
-    acts = run["model"].get("hidden_activations") or []
-    act = acts[0] if acts and len(set(acts)) == 1 and acts[0] else "mixed"
-    return f"{act}_{run['optimizer']['family']}"
+    """:func:`run_kind` of a result's run entry (``runs[i]``)."""
+    model = run.get("model") or {}
+    return run_kind(model.get("hidden_activations") or [], run["optimizer"]["family"], model.get("decorations") or [])
 
 
 def _cpu_name() -> str:

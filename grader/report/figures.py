@@ -1,17 +1,23 @@
-"""The report's figures: training curves over reference bands, ReLU vs Sigmoid, gradient flow, class charts.
+"""The report's figures: training curves over reference bands, run pairs, gradient flow, class charts.
 
 Each function takes result/baseline dicts and the UI strings and returns an inline ``<svg>`` string
-rendered by matplotlib (see ``grader.report.plots``), or '' when there is nothing to draw.
+rendered by matplotlib (see ``grader.report.plots``), or '' when there is nothing to draw. Which runs a
+``run_pair`` figure compares, and its texts, come from the assignment's ``[[figures]]``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.report import plots, view
+from grader.text import in_lang
+
+if TYPE_CHECKING:
+    from grader.assignment import FigureSpec
 
 _ACT_COLORS = {"relu": ["#1f77b4", "#6baed6", "#08306b", "#4292c6"],
                "sigmoid": ["#d62728", "#fb6a4a", "#67000d", "#ef3b2c"]}
+_PAIR_COLORS = (_ACT_COLORS["relu"][0], _ACT_COLORS["sigmoid"][0])
 
 
 def _epoch_means(run: dict[str, Any]) -> list[float]:
@@ -66,30 +72,35 @@ def run_curve(run: dict[str, Any], baseline: dict[str, Any] | None, t: dict[str,
                             width=440, height=260)
 
 
-def _pair(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """A Sigmoid run and the ReLU run it is compared with: same optimizer family, same widths preferred."""
-    trained = [r for r in runs if _epoch_means(r)]
-    for sig in (r for r in trained if view.safe_run_key(r).startswith("sigmoid_")):
-        family = view.safe_run_key(sig).split("_", 1)[1]
-        relus = [r for r in trained if view.safe_run_key(r) == f"relu_{family}"]
-        widths = (sig.get("model") or {}).get("widths")
-        same = [r for r in relus if (r.get("model") or {}).get("widths") == widths]
-        if same or relus:
-            return (same or relus)[0], sig
-    return None
+def _judged_run(result: dict[str, Any], runs: list[dict[str, Any]], check_id: str) -> dict[str, Any] | None:
+    """The run (with a loss curve) that check ``check_id`` judged: its ``evidence.run``, else None."""
+    check = next((c for c in result.get("checks") or [] if c.get("id") == check_id), None)
+    index = ((check or {}).get("evidence") or {}).get("run")
+    run = next((r for r in runs if isinstance(index, int) and r.get("index") == index), None)
+    return run if run is not None and _epoch_means(run) else None
 
 
-def relu_vs_sigmoid(runs: list[dict[str, Any]], baseline: dict[str, Any] | None, t: dict[str, str]) -> str:
-    """The Sigmoid run and its ReLU counterpart on one chart over their reference bands (task 2)."""
-    pair = _pair(runs)
-    if pair is None:
+def run_pair(spec: FigureSpec, result: dict[str, Any], runs: list[dict[str, Any]],
+             baseline: dict[str, Any] | None, t: dict[str, str], lang: str) -> str:
+    """The two runs the spec's checks judged, on one chart over their reference bands ('' unless both exist)."""
+    if len(spec.checks) != 2 or len(spec.labels) != 2:
         return ""
-    relu, sig = pair
-    series = [*_run_series(relu, _ACT_COLORS["relu"][0], f"ReLU ({view.run_label(relu)})"),
-              *_run_series(sig, _ACT_COLORS["sigmoid"][0], f"Sigmoid ({view.run_label(sig)})")]
-    n = max(len(_epoch_means(relu)), len(_epoch_means(sig)))
-    return plots.line_chart(series, _band(baseline, relu, n) + _band(baseline, sig, n), title=t["relu_vs_sigmoid"],
-                            x_label=t["epoch"], y_label=t["loss"], y_min=0.0, width=900, height=320)
+    first, second = (_judged_run(result, runs, cid) for cid in spec.checks)
+    if first is None or second is None:
+        return ""
+    series = [*_run_series(first, _PAIR_COLORS[0], f"{spec.labels[0]} ({view.run_label(first)})"),
+              *_run_series(second, _PAIR_COLORS[1], f"{spec.labels[1]} ({view.run_label(second)})")]
+    n = max(len(_epoch_means(first)), len(_epoch_means(second)))
+    return plots.line_chart(series, _band(baseline, first, n) + _band(baseline, second, n),
+                            title=in_lang(spec.title, lang), x_label=t["epoch"], y_label=t["loss"], y_min=0.0,
+                            width=900, height=320)
+
+
+def run_pairs(specs: tuple[FigureSpec, ...], result: dict[str, Any], runs: list[dict[str, Any]],
+              baseline: dict[str, Any] | None, t: dict[str, str], lang: str) -> list[dict[str, str]]:
+    """Every ``run_pair`` figure of the assignment: its title, its chart ('' when not drawn), its empty text."""
+    return [{"title": in_lang(spec.title, lang), "svg": run_pair(spec, result, runs, baseline, t, lang),
+             "empty": in_lang(spec.empty, lang)} for spec in specs if spec.kind == "run_pair"]
 
 
 def gradient_flow(runs: list[dict[str, Any]], t: dict[str, str]) -> str:
@@ -121,10 +132,11 @@ def score_histogram(rows: list[dict[str, Any]], t: dict[str, str]) -> str:
                            x_label=t["score"], y_label=t["count"], width=440)
 
 
-def accuracy_histogram(rows: list[dict[str, Any]], baseline: dict[str, Any] | None, t: dict[str, str]) -> str:
-    """Histogram of the measured test accuracies with the reference accuracy band shaded."""
+def accuracy_histogram(rows: list[dict[str, Any]], band: tuple[float, float] | None, t: dict[str, str]) -> str:
+    """Histogram of the submissions' accuracies with the reference accuracy ``band`` shaded ('' without either)."""
     values = [r["accuracy"] for r in rows if r["accuracy"] is not None]
-    band = view.accuracy_band(baseline)
+    if not values and band is None:
+        return ""
     lo = min([*values, *(band or (1.0,))], default=0.0)
     lo = max(0.0, min(0.8, int(lo * 10) / 10))
     return plots.histogram(values, lo=lo, hi=1.0, bins=20, title=t["acc_dist"], x_label=t["accuracy"],

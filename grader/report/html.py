@@ -11,11 +11,15 @@ import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from grader.report import figures, i18n, view
+from grader.text import in_lang
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
@@ -28,7 +32,6 @@ def _env() -> jinja2.Environment:
     env.filters["pts"] = _points
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * float(v):.1f} %"
     env.filters["acc"] = lambda v: "–" if v is None else f"{float(v):.4f}"
-    env.globals["task_title"] = i18n.task_title
     env.globals["flag_name"] = i18n.flag_name
     return env
 
@@ -46,68 +49,76 @@ def page_name(submission_id: str) -> str:
     return (_SAFE_ID.sub("_", submission_id).strip("._") or "submission") + ".html"
 
 
-def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str,
+                     assignment: Assignment) -> dict[str, Any]:
     t = i18n.strings(lang)
     runs = [r for r in result.get("runs") or [] if isinstance(r, dict)]
     total, pending = view.total_score(result)
-    message, message_cut = view.truncate(result.get("message"), view.MAX_TRACEBACK, keep_end=False)
+    message, message_cut = view.truncate(view.localized(result, "message", lang), view.MAX_TRACEBACK,
+                                         keep_end=False)
     return {
         "t": t, "lang": lang, "r": result, "sub": result.get("submission") or {},
+        "assignment_title": in_lang(assignment.title, lang),
         "score": result.get("score") or {}, "total": total, "pending": pending,
         "status_label": i18n.status_label(result.get("status", "?"), lang),
-        "message": message, "message_cut": message_cut, "tasks": view.tasks_view(result, lang),
+        "message": message, "message_cut": message_cut, "tasks": view.tasks_view(result, lang, assignment),
         "diagnoses": view.diagnoses_view(result, lang),
-        "flags": result.get("flags") or [], "errors": view.errors_view(result),
-        "arch": [view.arch_row(r) for r in runs],
+        "flags": view.flags_view(result, lang), "errors": view.errors_view(result),
+        "arch": [view.arch_row(r, lang) for r in runs],
         "curves": [c for c in (figures.run_curve(r, baseline, t, color)
                                for r, color in zip(runs, figures.run_colors(runs), strict=False)) if c],
-        "pair": figures.relu_vs_sigmoid(runs, baseline, t), "gradflow": figures.gradient_flow(runs, t),
+        "pairs": figures.run_pairs(assignment.figures, result, runs, baseline, t, lang),
+        "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
         "has_baseline": baseline is not None, "sandbox": view.sandbox_line(result),
     }
 
 
-def render_student(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str = "ko",
+def render_student(result: dict[str, Any], baseline: dict[str, Any] | None, lang: str, assignment: Assignment,
                    preview: str | None = None) -> str:
-    """One student's report as a single self-contained HTML page (``preview``: a self-check's notice)."""
+    """One student's report as a single self-contained HTML page in ``lang`` (task titles, hints and figures
+    from ``assignment``; ``preview``: a self-check's notice)."""
     i18n.check_lang(lang)
-    return _env().get_template("student.html.j2").render(**_student_context(result, baseline, lang),
+    return _env().get_template("student.html.j2").render(**_student_context(result, baseline, lang, assignment),
                                                          preview=preview)
 
 
-def write_student_page(result: dict[str, Any], path: Path, baseline: dict[str, Any] | None, lang: str = "ko",
-                       preview: str | None = None) -> Path:
+def write_student_page(result: dict[str, Any], path: Path, baseline: dict[str, Any] | None, lang: str,
+                       assignment: Assignment, preview: str | None = None) -> Path:
     """Write one student's page to ``path`` (atomically) and return it."""
-    _write_atomic(path, render_student(result, baseline, lang, preview))
+    _write_atomic(path, render_student(result, baseline, lang, assignment, preview))
     return path
 
 
 def _class_context(results: list[dict[str, Any]], baseline: dict[str, Any] | None, lang: str,
-                   meta: dict[str, Any] | None) -> dict[str, Any]:
+                   assignment: Assignment, meta: dict[str, Any] | None) -> dict[str, Any]:
     t = i18n.strings(lang)
-    rows = view.class_rows(results, lang)
+    rows = view.class_rows(results, lang, assignment)
     for row in rows:
         row["href"] = "students/" + page_name(row["id"])
     task_ids = list(dict.fromkeys(tid for row in rows for tid in row["tasks"]))
     meta = dict(meta or {})
     sum_s = sum(float((r.get("timings") or {}).get("total_s") or 0.0) for r in results)
+    reference = assignment.report.accuracy_reference
+    band = view.accuracy_band(baseline, reference)
     return {
-        "t": t, "lang": lang, "rows": rows, "task_ids": task_ids,
+        "t": t, "lang": lang, "rows": rows, "task_ids": task_ids, "task_title": assignment.task_title,
+        "assignment_title": in_lang(assignment.title, lang),
         "mean": (sum(r["score"] for r in rows) / len(rows)) if rows else None,
         "hist": figures.score_histogram(rows, t) if rows else "",
-        "acc_hist": figures.accuracy_histogram(rows, baseline, t) if rows else "",
-        "acc_band": view.accuracy_band(baseline), "rates": view.pass_rates(results),
-        "failures": view.common_failures(results), "not_run": view.not_run(results),
+        "acc_hist": figures.accuracy_histogram(rows, band, t) if rows else "",
+        "acc_band": band, "acc_note": t["acc_note"].format(ref=reference or ""), "rates": view.pass_rates(results),
+        "failures": view.common_failures(results, lang), "not_run": view.not_run(results, lang),
         "elapsed_s": meta.get("elapsed_s"), "sum_s": sum_s,
         "generated_at": meta.get("generated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def render_class(results: list[dict[str, Any]], baseline: dict[str, Any] | None, lang: str = "ko",
-                 meta: dict[str, Any] | None = None) -> str:
-    """The class overview page (``index.html``); ``meta`` may hold ``elapsed_s`` and ``generated_at``."""
+def render_class(results: list[dict[str, Any]], baseline: dict[str, Any] | None, lang: str,
+                 assignment: Assignment, meta: dict[str, Any] | None = None) -> str:
+    """The class overview page (``index.html``) in ``lang``; ``meta`` may hold ``elapsed_s`` and ``generated_at``."""
     i18n.check_lang(lang)
-    return _env().get_template("class.html.j2").render(**_class_context(results, baseline, lang, meta))
+    return _env().get_template("class.html.j2").render(**_class_context(results, baseline, lang, assignment, meta))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -123,17 +134,18 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(results: list[dict[str, Any]], out_dir: Path, baseline: dict[str, Any] | None,
-                  lang: str = "ko", meta: dict[str, Any] | None = None) -> list[Path]:
-    """Write ``out_dir/index.html`` and ``out_dir/students/<submission id>.html``; return the paths written."""
+def write_reports(results: list[dict[str, Any]], out_dir: Path, baseline: dict[str, Any] | None, lang: str,
+                  assignment: Assignment, meta: dict[str, Any] | None = None) -> list[Path]:
+    """Write ``out_dir/index.html`` and ``out_dir/students/<submission id>.html`` in ``lang`` for results of
+    ``assignment``; return the paths written."""
     i18n.check_lang(lang)
     out_dir = Path(out_dir)
     written = []
     for result in results:
         sub_id = (result.get("submission") or {}).get("id", "submission")
         path = out_dir / "students" / page_name(sub_id)
-        _write_atomic(path, render_student(result, baseline, lang))
+        _write_atomic(path, render_student(result, baseline, lang, assignment))
         written.append(path)
     index = out_dir / "index.html"
-    _write_atomic(index, render_class(results, baseline, lang, meta))
+    _write_atomic(index, render_class(results, baseline, lang, assignment, meta))
     return [index, *written]

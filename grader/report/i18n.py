@@ -1,7 +1,8 @@
-"""UI strings of the HTML reports in Korean (``ko``) and English (``en``).
+"""The grader's own UI strings in Korean (``ko``) and English (``en``): page headings, column names, labels.
 
-``strings(lang)`` returns one flat dict used by the templates as ``t.<key>``; task titles and the short
-"what to do" hints per check id live in their own tables so the rubric wording stays in one place.
+``strings(lang)`` returns one flat dict used by the templates as ``t.<key>``. Nothing here belongs to an
+assignment: task titles, hints and figure texts come from the assignment (``assignment.toml``), check and
+flag messages from the result (``messages``), both in each language.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _UI: dict[str, dict[str, str]] = {
     "proof_not_replay_verified": {"ko": "재현 불가 (점수 유지)", "en": "not replay-verified"},
     "proof_unverified": {"ko": "검증 실패", "en": "unverified"},
     "proof_none": {"ko": "–", "en": "–"},
+    "proof_how": {"ko": "{n}개 구간 재학습, 최대 편차 {dev}", "en": "{n} segment(s) re-trained, max deviation {dev}"},
     "no_flags": {"ko": "무결성 경고 없음", "en": "No integrity flags"},
     "check": {"ko": "항목", "en": "Check"},
     "points": {"ko": "점수", "en": "Points"},
@@ -44,9 +46,6 @@ _UI: dict[str, dict[str, str]] = {
                               "(평균 ± 3 표준편차)",
                     "en": "Thick line: mean loss per epoch, thin line: loss per step, grey band: reference run "
                           "of the same kind (mean ± 3 sd)"},
-    "relu_vs_sigmoid": {"ko": "ReLU 대 Sigmoid (과제 2의 핵심)", "en": "ReLU vs Sigmoid (the heart of task 2)"},
-    "no_pair": {"ko": "ReLU 실행과 Sigmoid 실행이 모두 기록되지 않았습니다.",
-                "en": "No pair of ReLU and Sigmoid runs was recorded."},
     "architecture": {"ko": "모델 구조", "en": "Architecture"},
     "run": {"ko": "실행", "en": "Run"},
     "cell": {"ko": "셀", "en": "Cell"},
@@ -63,10 +62,12 @@ _UI: dict[str, dict[str, str]] = {
     "unverified": {"ko": "미검증", "en": "unverified"},
     "gradflow": {"ko": "기울기 흐름 (초기화 직후 층별 기울기 크기)",
                  "en": "Gradient flow (per-layer gradient norm at init)"},
-    "gradflow_note": {"ko": "로그 눈금. Sigmoid 선이 입력 쪽(왼쪽)으로 갈수록 급격히 작아지면 기울기 소실입니다.",
-                      "en": "Log scale. A Sigmoid line that drops steeply towards the input layers (left) "
-                            "is the vanishing gradient."},
+    "gradflow_note": {"ko": "로그 눈금. 입력 쪽(왼쪽)으로 갈수록 급격히 작아지는 선(예: Sigmoid)은 기울기 소실입니다.",
+                      "en": "Log scale. A line that drops steeply towards the input layers (left), as a Sigmoid "
+                            "network's does, is a vanishing gradient."},
     "layer": {"ko": "층", "en": "layer"},
+    "hidden_n": {"ko": "은닉층 {n}개", "en": "{n} hidden"},
+    "batch": {"ko": "batch", "en": "batch"},
     "epoch": {"ko": "epoch", "en": "epoch"},
     "loss": {"ko": "loss", "en": "loss"},
     "errors": {"ko": "오류가 난 셀", "en": "Cells that raised errors"},
@@ -79,8 +80,8 @@ _UI: dict[str, dict[str, str]] = {
     "histogram": {"ko": "점수 분포", "en": "Score histogram"},
     "pass_rate": {"ko": "항목별 통과율", "en": "Pass rate per check"},
     "acc_dist": {"ko": "테스트 정확도 분포와 참조 범위", "en": "Test accuracy vs the reference band"},
-    "acc_note": {"ko": "회색 띠: 참조 정확도 평균 ± 3 표준편차 (ReLU + Adam)",
-                 "en": "Grey band: reference accuracy mean ± 3 sd (ReLU + Adam)"},
+    "acc_note": {"ko": "회색 띠: 참조 정확도 평균 ± 3 표준편차 ({ref})",
+                 "en": "Grey band: reference accuracy mean ± 3 sd ({ref})"},
     "failures": {"ko": "자주 나온 실패 사유", "en": "Most common failure messages"},
     "count": {"ko": "횟수", "en": "Count"},
     "not_run": {"ko": "실행되지 못한 제출물", "en": "Submissions that failed to run"},
@@ -136,38 +137,6 @@ DIAGNOSIS_NAMES: dict[str, dict[str, str]] = {
 }
 SEVERITY_MARKS = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 
-TASK_TITLES: dict[str, dict[str, str]] = {
-    "t1": {"ko": "과제 1 · 은닉층 6개", "en": "Task 1 · Six hidden layers"},
-    "t2": {"ko": "과제 2 · ReLU 대신 Sigmoid: train loss 가 정말 줄지 않을까?",
-           "en": "Task 2 · Sigmoid instead of ReLU: does the train loss really not decrease?"},
-    "t3": {"ko": "과제 3 · Adam 이 아닌 옵티마이저", "en": "Task 3 · An optimizer other than Adam"},
-}
-
-HINTS: dict[str, dict[str, str]] = {
-    "t1.six_hidden": {"ko": "Linear 7개(784 입력, 10 출력)와 그 사이 활성화 함수 6개로 모델을 만들고 "
-                            "1 epoch 이상 학습하세요.",
-                      "en": "Build 7 Linear layers (784 in, 10 out) with an activation between them; train ≥ 1 epoch."},
-    "t1.structure": {"ko": "마지막 Linear 뒤에는 활성화 함수를 두지 마세요 "
-                           "(CrossEntropyLoss 가 softmax 를 포함합니다).",
-                     "en": "Put no activation after the last Linear (CrossEntropyLoss already applies softmax)."},
-    "t1.loss_decreased": {"ko": "학습률과 epoch 수를 확인하고, 루프 안에서 zero_grad/backward/step 을 모두 호출하세요.",
-                          "en": "Check lr and epochs; call zero_grad, backward and step inside the loop."},
-    "t1.loss_vs_reference": {"ko": "강의의 설정(batch 100, lr 0.001, 같은 데이터)과 비교해 보세요.",
-                             "en": "Compare your settings with the lecture's (batch 100, lr 0.001, same data)."},
-    "t1.accuracy": {"ko": "모델을 eval 상태로 테스트 데이터 전체에서 평가했는지, 충분히 학습했는지 확인하세요.",
-                    "en": "Train long enough and evaluate on the whole test set."},
-    "t2.sigmoid_model": {"ko": "과제 1 모델에서 모든 은닉층 활성화만 Sigmoid 로 바꿔 학습하세요.",
-                         "en": "Take the task 1 model, make every hidden activation Sigmoid, and train it."},
-    "t2.controlled": {"ko": "활성화 함수 외에는 (너비, 옵티마이저, 학습률, epoch, batch) 모두 같게 두세요.",
-                      "en": "Change only the activation: same widths, optimizer, lr, epochs and batch size."},
-    "t2.conclusion": {"ko": "실험 바로 아래 마크다운 셀에 관찰한 결과와 이유를 적으세요.",
-                      "en": "Write what you observed, and why, in a markdown cell next to the experiment."},
-    "t3.other_optimizer": {"ko": "새 옵티마이저(예: SGD)를 만들고 학습 루프에서 그 옵티마이저의 step() 을 호출하세요.",
-                           "en": "Create a new optimizer (e.g. SGD) and call its step() in the training loop."},
-    "t3.trained": {"ko": "학습률을 조정해 loss 가 처음보다 25 % 이상 줄도록 하세요.",
-                   "en": "Tune the learning rate so the loss falls by at least 25 %."},
-}
-
 FLAG_NAMES: dict[str, dict[str, str]] = {
     "trained_on_test": {"ko": "테스트 데이터로 학습", "en": "Trained on the test set"},
     "probe_tampered": {"ko": "채점 장치 변조", "en": "Grader probe tampered with"},
@@ -196,16 +165,6 @@ def strings(lang: str) -> dict[str, str]:
     """All UI strings for ``lang`` as a flat dict."""
     check_lang(lang)
     return {key: texts[lang] for key, texts in _UI.items()}
-
-
-def task_title(task: str, lang: str) -> str:
-    """Localised title of a task id, or the id itself."""
-    return TASK_TITLES.get(task, {}).get(lang, task)
-
-
-def hint(check_id: str, lang: str) -> str:
-    """Short "what to do" hint for a check id ('' when none)."""
-    return HINTS.get(check_id, {}).get(lang, "")
 
 
 def flag_name(flag_id: str, lang: str) -> str:

@@ -7,10 +7,14 @@ architecture rows with parameter counts, truncated errors, reference bands per r
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.reference.baseline import run_key
 from grader.report import i18n
+from grader.text import in_lang
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
 
 MAX_TRACEBACK = 1500
 MAX_TEXT = 600
@@ -23,6 +27,19 @@ def truncate(text: str | None, limit: int, keep_end: bool = True) -> tuple[str, 
     if len(text) <= limit:
         return text, False
     return (text[-limit:] if keep_end else text[:limit]), True
+
+
+def localized(item: dict[str, Any], key: str, lang: str) -> str:
+    """``item[key]`` in ``lang``: from ``item[key + "s"]`` (the bilingual Text every message and warning has),
+    else ``item[key]`` itself (a Text, as diagnoses have, or the English string of a result stored by an older
+    version); '' when there is none."""
+    plural = item.get(key + "s")
+    if isinstance(plural, dict):
+        said = in_lang(plural, lang)
+        if said:
+            return said
+    value = item.get(key)
+    return in_lang(value, lang) if isinstance(value, (str, dict)) else ""
 
 
 def safe_run_key(run: dict[str, Any]) -> str:
@@ -43,10 +60,10 @@ def reference_band(baseline: dict[str, Any] | None, key: str, k: float = 3.0) ->
             "hi": [m + k * s for m, s in zip(means, sds, strict=False)]}
 
 
-def accuracy_band(baseline: dict[str, Any] | None, key: str = "relu_adam", k: float = 3.0
-                  ) -> tuple[float, float] | None:
-    """Reference accuracy mean ± k sd of run ``key``, or None."""
-    ref = ((baseline or {}).get("runs") or {}).get(key)
+def accuracy_band(baseline: dict[str, Any] | None, key: str | None, k: float = 3.0) -> tuple[float, float] | None:
+    """Reference accuracy mean ± k sd of the baseline run ``key`` (the assignment's ``[report]
+    accuracy_reference``), or None."""
+    ref = ((baseline or {}).get("runs") or {}).get(key) if key else None
     if not ref or ref.get("accuracy_mean") is None:
         return None
     mean, sd = float(ref["accuracy_mean"]), float(ref.get("accuracy_sd") or 0.0)
@@ -54,7 +71,7 @@ def accuracy_band(baseline: dict[str, Any] | None, key: str = "relu_adam", k: fl
 
 
 def run_label(run: dict[str, Any]) -> str:
-    """``run 2 · Adam · relu_adam`` (1-based, as the check messages count runs)."""
+    """``#2 SGD · tanh_sgd``: index (1-based, as the check messages count runs), optimizer, run key."""
     opt = (run.get("optimizer") or {}).get("class", "?")
     return f"#{run.get('index', 0) + 1} {opt} · {safe_run_key(run)}"
 
@@ -68,7 +85,7 @@ def _acts_summary(acts: list[str | None]) -> str:
     return ", ".join(a or "?" for a in acts)
 
 
-def arch_row(run: dict[str, Any]) -> dict[str, Any]:
+def arch_row(run: dict[str, Any], lang: str = "en") -> dict[str, Any]:
     """One architecture-table row of a run."""
     model, opt = run.get("model") or {}, run.get("optimizer") or {}
     acc = run.get("accuracy") or {}
@@ -81,19 +98,18 @@ def arch_row(run: dict[str, Any]) -> dict[str, Any]:
         "optimizer": opt.get("class", "?"), "lr": (opt.get("hparams") or {}).get("lr"),
         "steps": run.get("steps"), "epochs": run.get("epochs_completed"), "batch": run.get("batch_size"),
         "accuracy": acc.get("value"), "unverified": acc.get("source") not in (None, "grader"),
-        "notes": run.get("notes") or [], **proof_view(run),
+        "notes": run.get("notes") or [], **proof_view(run, lang),
     }
 
 
-def proof_view(run: dict[str, Any]) -> dict[str, Any]:
+def proof_view(run: dict[str, Any], lang: str = "en") -> dict[str, Any]:
     """A run's proof of training for the pages: status, and how (segments, deviation) or why not."""
     proof = run.get("proof") or {}
     status = proof.get("status") or "none"
     segs = proof.get("segments") or []
     how = ""
-    if status == "verified":
-        how = (f"{len(segs)} segment(s) re-trained, max deviation {proof.get('max_weight_dev') or 0:.1e}"
-               if segs else "")
+    if status == "verified" and segs:
+        how = i18n.strings(lang)["proof_how"].format(n=len(segs), dev=f"{proof.get('max_weight_dev') or 0:.1e}")
     return {"proof": status, "proof_detail": how or (proof.get("reason") or "")}
 
 
@@ -114,32 +130,40 @@ def diagnoses_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         out.append({"ref": d.get("ref", ""), "id": d.get("id", ""), "severity": severity,
                     "severity_label": i18n.strings(lang).get(f"sev_{severity}", severity),
                     "name": i18n.diagnosis_name(str(d.get("id")), lang),
-                    "message": (d.get("message") or {}).get(lang, ""), "todo": (d.get("todo") or {}).get(lang, ""),
+                    "message": localized(d, "message", lang), "todo": localized(d, "todo", lang),
                     "lecture": d.get("lecture")})
     return out
 
 
-def check_view(check: dict[str, Any], lang: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A check with its localised status, hint, (truncated) manual override and the findings that explain it."""
+def flags_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The integrity flags in ``lang``: id, short name, message."""
+    return [{"id": f.get("id", "?"), "name": i18n.flag_name(str(f.get("id", "?")), lang),
+             "message": localized(f, "message", lang)} for f in result.get("flags") or []]
+
+
+def check_view(check: dict[str, Any], lang: str, result: dict[str, Any], assignment: Assignment) -> dict[str, Any]:
+    """A check in ``lang``: message, warning, status, the assignment's hint, the manual override, the findings
+    that explain it."""
     override = check.get("override") or None
     status = check.get("status") or ("pending" if check.get("pending") else "fail")
     # a manual check shows the student's words it extracted, so the instructor can judge them here
     quote = (check.get("evidence") or {}).get("text") if check.get("manual") else None
     return {**check, "status": status, "status_label": i18n.status_label(status, lang),
-            "hint": "" if status == "pass" else i18n.hint(check.get("id", ""), lang), "override": override,
+            "message": localized(check, "message", lang), "warning": localized(check, "warning", lang),
+            "hint": "" if status == "pass" else assignment.hint(check.get("id", ""), lang), "override": override,
             "quote": quote or "",
             "causes": [{"ref": d.get("ref", ""), "name": i18n.diagnosis_name(str(d.get("id")), lang)}
-                       for d in i18n.explained_by(check, result or {})]}
+                       for d in i18n.explained_by(check, result)]}
 
 
-def tasks_view(result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-    """Checks grouped by task, in rubric order, with per-task points."""
+def tasks_view(result: dict[str, Any], lang: str, assignment: Assignment) -> list[dict[str, Any]]:
+    """Checks grouped by task, in rubric order, with per-task points and the assignment's task titles."""
     tasks: dict[str, dict[str, Any]] = {}
     for check in result.get("checks") or []:
         task = check.get("task") or check.get("id", "?").split(".")[0]
-        entry = tasks.setdefault(task, {"id": task, "title": i18n.task_title(task, lang), "checks": [],
+        entry = tasks.setdefault(task, {"id": task, "title": assignment.task_title(task, lang), "checks": [],
                                         "points": 0.0, "max": 0.0})
-        entry["checks"].append(check_view(check, lang, result))
+        entry["checks"].append(check_view(check, lang, result, assignment))
         entry["points"] += effective_points(check)
         entry["max"] += float(check.get("max") or 0.0)
     return list(tasks.values())
@@ -175,33 +199,49 @@ def errors_view(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def main_accuracy(result: dict[str, Any]) -> float | None:
-    """Test accuracy that task 1 judged (``t1.accuracy`` evidence), else the best run's accuracy; None when that
-    run trained on the test split (its accuracy is not a test accuracy)."""
-    for check in result.get("checks") or []:
-        evidence = check.get("evidence") or {}
-        acc = evidence.get("accuracy")
-        if check.get("id") == "t1.accuracy" and evidence.get("trained_on_test"):
-            return None
-        if check.get("id") == "t1.accuracy" and isinstance(acc, (int, float)):
-            return float(acc)
-    values = [r["accuracy"]["value"] for r in result.get("runs") or []
-              if isinstance((r.get("accuracy") or {}).get("value"), (int, float))]
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _untrusted_accuracy(result: dict[str, Any]) -> set[int]:
+    """Runs whose accuracy an integrity flag says is not to be credited (``untrusted.runs`` / ``.accuracy``)."""
+    out: set[int] = set()
+    for flag in result.get("flags") or []:
+        untrusted = flag.get("untrusted") or {}
+        for key in ("runs", "accuracy"):
+            out.update(i for i in untrusted.get(key) or [] if isinstance(i, int))
+    return out
+
+
+def accuracy_of(result: dict[str, Any], assignment: Assignment) -> float | None:
+    """"The" accuracy of a submission: ``evidence.accuracy`` of the assignment's ``[report] accuracy_check``
+    (None when that check says its run trained on the test split: not a test accuracy), else the best
+    grader-measured accuracy of a run no integrity flag distrusts."""
+    check_id = assignment.report.accuracy_check
+    check = next((c for c in result.get("checks") or [] if check_id and c.get("id") == check_id), None)
+    evidence = (check or {}).get("evidence") or {}
+    if evidence.get("trained_on_test"):
+        return None
+    if _number(evidence.get("accuracy")):
+        return float(evidence["accuracy"])
+    skip = _untrusted_accuracy(result)
+    values = [float(acc["value"]) for r in result.get("runs") or [] for acc in [r.get("accuracy") or {}]
+              if acc.get("source") == "grader" and _number(acc.get("value")) and r.get("index") not in skip]
     return max(values) if values else None
 
 
-def class_rows(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+def class_rows(results: list[dict[str, Any]], lang: str, assignment: Assignment) -> list[dict[str, Any]]:
     """One row per submission for the class table."""
     rows = []
     for res in results:
         sub, score = res.get("submission") or {}, res.get("score") or {}
-        tasks = {t["id"]: t for t in tasks_view(res, lang)}
+        tasks = {t["id"]: t for t in tasks_view(res, lang, assignment)}
         total, pending = total_score(res)
         rows.append({"id": sub.get("id", "?"), "score": total, "max": score.get("max"),
                      "pending": pending, "tasks": tasks,
                      "status": res.get("status", "?"), "status_label": i18n.status_label(res.get("status", "?"), lang),
                      "flags": [f.get("id", "?") for f in res.get("flags") or []],
-                     "accuracy": main_accuracy(res), "proof": proof_summary(res)})
+                     "accuracy": accuracy_of(res, assignment), "proof": proof_summary(res)})
     return rows
 
 
@@ -217,20 +257,21 @@ def pass_rates(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": cid, "passed": p, "judged": n, "rate": (p / n if n else None)} for cid, (p, n) in stats.items()]
 
 
-def common_failures(results: list[dict[str, Any]], limit: int = 10) -> list[tuple[str, str, int]]:
-    """The most frequent (check id, message) pairs among failed/partial/error checks."""
+def common_failures(results: list[dict[str, Any]], lang: str, limit: int = 10) -> list[tuple[str, str, int]]:
+    """The most frequent (check id, message in ``lang``) pairs among failed/partial/error checks."""
     counter: Counter[tuple[str, str]] = Counter()
     for res in results:
         for check in res.get("checks") or []:
             if check.get("status") in ("fail", "partial", "error"):
-                counter[(check.get("id", "?"), check.get("message") or "")] += 1
+                counter[(check.get("id", "?"), localized(check, "message", lang))] += 1
     return [(cid, msg, n) for (cid, msg), n in counter.most_common(limit)]
 
 
-def not_run(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def not_run(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     """Submissions whose status says they could not (fully) run."""
     return [{"id": (r.get("submission") or {}).get("id", "?"), "status": r.get("status"),
-             "message": truncate(r.get("message"), MAX_TEXT, keep_end=False)[0]}
+             "status_label": i18n.status_label(str(r.get("status")), lang),
+             "message": truncate(localized(r, "message", lang), MAX_TEXT, keep_end=False)[0]}
             for r in results if r.get("status") in NOT_RUN]
 
 

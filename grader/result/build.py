@@ -10,7 +10,7 @@ from typing import Any
 from grader import __version__
 from grader.evaluation.runs import EvaluatedRun
 from grader.execution.runner import ExecutionReport
-from grader.recording.events import Recording
+from grader.recording.events import FactResult, Recording
 
 SCHEMA_VERSION = 1
 
@@ -109,3 +109,9 @@ def write_result(result: dict[str, Any], out_dir: Path) -> Path:
 def versions(assignment_id: str, assignment_version: str, torch_version: str | None) -> dict[str, Any]:
     return {"grader": __version__, "assignment": assignment_id, "assignment_version": assignment_version,
             "torch": torch_version}
+
+
+def fact_dict(fact: FactResult) -> dict[str, Any]:
+    """A kernel fact (``FactResult``) as the result's ``facts[]`` entry."""
+    return {"id": fact.id, "status": fact.status, "value": fact.value, "error": fact.error,
+            "elapsed_s": fact.elapsed_s}

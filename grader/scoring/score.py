@@ -6,12 +6,38 @@ A check that crashes becomes its own failed result; it never crashes the grade.
 from __future__ import annotations
 
 import traceback
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from grader.checks.context import CheckContext
 from grader.checks.plugins import BoundCheck, Rubric
 from grader.checks.registry import Outcome
-from grader.text import as_text, text
+from grader.text import Text, as_text, text
+
+CheckStatus = Literal["pass", "partial", "fail", "pending", "error"]
+
+
+class _CheckResultBase(TypedDict):
+    id: str
+    task: str
+    points: float
+    max: float
+    manual: bool
+    pending: bool
+    passed: bool | None
+    status: CheckStatus
+    message: str            # English
+    messages: Text          # both languages
+    warning: str | None
+    warnings: Text | None
+    evidence: dict[str, Any]
+
+
+class CheckResult(_CheckResultBase, total=False):
+    """One rubric line's result (``docs/result-schema.md``, ``checks[]``)."""
+
+    voided_by: list[str]
+    diagnoses: list[str]    # refs of the doctor's findings that explain it
+    override: dict[str, Any]  # an instructor's manual score (gradebook)
 
 
 def _outcome(bound: BoundCheck, ctx: CheckContext) -> tuple[Outcome, str]:
@@ -22,7 +48,13 @@ def _outcome(bound: BoundCheck, ctx: CheckContext) -> tuple[Outcome, str]:
         return Outcome(False, text(f"check crashed: {tb}", f"검사 코드 오류: {tb}")), "error"
 
 
-def check_result(bound: BoundCheck, outcome: Outcome, status: str) -> dict[str, Any]:
+def _status(error: bool, pending: bool, points: float, max_points: float) -> CheckStatus:
+    if error:
+        return "error"
+    return "pending" if pending else "pass" if points >= max_points else "partial" if points > 0 else "fail"
+
+
+def check_result(bound: BoundCheck, outcome: Outcome, status: str) -> CheckResult:
     """The result JSON's entry for one rubric line (``docs/result-schema.md``, ``checks[]``)."""
     spec = bound.spec
     pending = spec.manual or outcome.passed is None
@@ -33,20 +65,18 @@ def check_result(bound: BoundCheck, outcome: Outcome, status: str) -> dict[str, 
         "id": spec.id, "task": spec.task, "points": points, "max": spec.points,
         "manual": spec.manual, "pending": pending,
         "passed": None if pending else bool(outcome.passed),
-        "status": status if status == "error" else ("pending" if pending else
-                                                   "pass" if points >= spec.points else
-                                                   "partial" if points > 0 else "fail"),
+        "status": _status(status == "error", pending, points, spec.points),
         "message": message["en"], "messages": message, "warning": warning["en"] if warning else None,
         "warnings": warning, "evidence": outcome.evidence,
     }
 
 
-def run_checks(rubric: Rubric, ctx: CheckContext) -> list[dict[str, Any]]:
+def run_checks(rubric: Rubric, ctx: CheckContext) -> list[CheckResult]:
     """One result dict per rubric line, in rubric order."""
     return [check_result(b, *_outcome(b, ctx)) for b in rubric.checks]
 
 
-def totals(checks: list[dict[str, Any]]) -> dict[str, float]:
+def totals(checks: list[CheckResult] | list[dict[str, Any]]) -> dict[str, float]:
     """Auto points, the auto maximum, and manual points pending review."""
     auto = [c for c in checks if not c["pending"]]
     pending = [c for c in checks if c["pending"]]

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 from fnmatch import fnmatch
-from typing import Any
 
 from grader.checks.context import CheckContext
+from grader.checks.flag import Flag
 from grader.checks.plugins import Rubric
-from grader.scoring.score import run_checks
+from grader.scoring.score import CheckResult, run_checks
 from grader.text import as_text, text
 
 _UNTRUSTED_ACCURACY = "its exported weights contradict the training record (flag weights_mismatch)"
 
 
-def trusted_context(ctx: CheckContext, flags: list[dict[str, Any]]) -> CheckContext | None:
+def trusted_context(ctx: CheckContext, flags: list[Flag]) -> CheckContext | None:
     """``ctx`` without what the flags mark untrusted; None when nothing is."""
     runs_out = {int(k) for f in flags for k in (f.get("untrusted") or {}).get("runs", [])}
     acc_out = {int(k) for f in flags for k in (f.get("untrusted") or {}).get("accuracy", [])}
@@ -42,7 +42,7 @@ def trusted_context(ctx: CheckContext, flags: list[dict[str, Any]]) -> CheckCont
     return dataclasses.replace(ctx, runs=runs, memo={})
 
 
-def _void(check: dict[str, Any], flag_ids: list[str]) -> dict[str, Any]:
+def _void(check: CheckResult, flag_ids: list[str]) -> CheckResult:
     names = ", ".join(dict.fromkeys(flag_ids))
     before = as_text(check.get("messages") or check["message"])
     messages = text(f"0 points: integrity flag {names} — {before['en']}", f"0점: 무결성 경고 {names} — {before['ko']}")
@@ -60,7 +60,7 @@ def _voided(check_id: str, patterns: list[str], rubric: Rubric) -> bool:
     return False
 
 
-def score_checks(rubric: Rubric, ctx: CheckContext, flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def score_checks(rubric: Rubric, ctx: CheckContext, flags: list[Flag]) -> list[CheckResult]:
     """The rubric's check results with every flag's ``voids`` and ``untrusted`` applied."""
     checks = run_checks(rubric, ctx)
     voided: list[list[str]] = [[] for _ in checks]

@@ -9,9 +9,8 @@ cell and its error instead of describing the closest other run. No points change
 
 from __future__ import annotations
 
-from typing import Any
-
 from grader.diagnosis.model import Diagnosis
+from grader.scoring.score import CheckResult
 from grader.text import as_text, text
 
 _FAILING = ("fail", "partial")
@@ -20,7 +19,7 @@ _CLOSEST, _CLOSEST_KO = "closest is ", "가장 가까운 것은 "
 _ABOUT_PRINTED = frozenset({"test_preprocessing_differs", "train_mode_eval", "avg_cost_outside_loop"})
 
 
-def _runs_named(check: dict[str, Any]) -> set[int]:
+def _runs_named(check: CheckResult) -> set[int]:
     ev = check.get("evidence") or {}
     runs = set(int(r) for r in ev.get("runs") or [] if isinstance(r, int))
     if isinstance(ev.get("run"), int):
@@ -28,11 +27,11 @@ def _runs_named(check: dict[str, Any]) -> set[int]:
     return runs
 
 
-def _tasks_of_run(checks: list[dict[str, Any]], run: int) -> set[str]:
+def _tasks_of_run(checks: list[CheckResult], run: int) -> set[str]:
     return {str(c.get("task")) for c in checks if run in _runs_named(c)}
 
 
-def _explains(d: Diagnosis, check: dict[str, Any], tasks: set[str]) -> bool:
+def _explains(d: Diagnosis, check: CheckResult, tasks: set[str]) -> bool:
     """Does finding ``d`` explain this (failing or warned) check?"""
     if d.severity == "info" or d.id in _ABOUT_PRINTED or check.get("pending") or str(check.get("task")) not in tasks:
         return False
@@ -44,9 +43,9 @@ def _explains(d: Diagnosis, check: dict[str, Any], tasks: set[str]) -> bool:
     return d.run is None or d.run in named
 
 
-def explain_checks(checks: list[dict[str, Any]], diagnoses: list[Diagnosis]) -> list[dict[str, Any]]:
+def explain_checks(checks: list[CheckResult], diagnoses: list[Diagnosis]) -> list[CheckResult]:
     """The check results with ``diagnoses`` (refs) added where a finding explains them; fills ``Diagnosis.checks``."""
-    out = [dict(c) for c in checks]
+    out = [c.copy() for c in checks]
     for d in sorted(diagnoses, key=lambda d: d.id != "task_cell_error"):
         tasks = {d.task} if d.task else set()
         if d.run is not None:
@@ -76,14 +75,13 @@ def _renamed(message: str, clause: str, closest: str, voided_prefix: str) -> tup
     return f"{voided}{sep}{clause}; {rest}", None
 
 
-def _name_the_cell(check: dict[str, Any], d: Diagnosis) -> None:
+def _name_the_cell(check: CheckResult, d: Diagnosis) -> None:
     """Replace "closest is run N ..., but ..." (or prefix the message) with the task's own cell error, in
     both languages."""
     clause = as_text(d.evidence.get("clause"))
     messages = as_text(check.get("messages") or check.get("message"))
-    out: dict[str, str] = {}
-    for lang, closest, voided in (("en", _CLOSEST, "0 points: integrity flag"), ("ko", _CLOSEST_KO, "0점: 무결성")):
-        out[lang], replaced = _renamed(messages[lang], clause[lang], closest, voided)
-        if replaced is not None and lang == "en":
-            check["evidence"] = {**(check.get("evidence") or {}), "closest_other": replaced}
-    check["message"], check["messages"] = out["en"], text(out["en"], out["ko"])
+    en, replaced = _renamed(messages["en"], clause["en"], _CLOSEST, "0 points: integrity flag")
+    ko, _ = _renamed(messages["ko"], clause["ko"], _CLOSEST_KO, "0점: 무결성")
+    if replaced is not None:
+        check["evidence"] = {**(check.get("evidence") or {}), "closest_other": replaced}
+    check["message"], check["messages"] = en, text(en, ko)

@@ -1,0 +1,74 @@
+"""Choosing a run by predicates, with a plain-words reason in both languages when none fits."""
+
+from __future__ import annotations
+
+import nbformat
+
+from grader.checks.context import CheckContext
+from grader.checks.runs import architecture_problems, choose_run, differences, epoch_problem
+from grader.checks.selectors import parse_selector, problems, select
+from grader.evaluation.runs import EvaluatedRun
+from grader.recording.architecture import Architecture, Layer
+from grader.recording.events import Epoch, Recording, Run
+
+
+def _run(index: int, acts: list[str | None], widths: list[int], cls: str = "Adam", epochs: int = 2,
+         decorations: tuple[str, ...] = (), loss: str = "cross_entropy") -> EvaluatedRun:
+    sizes = [784, *widths, 10]
+    layers = tuple(Layer("linear", a, b, acts[i] if i < len(acts) else None, decorations if i < len(acts) else ())
+                   for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)))
+    arch = Architecture(layers, (), (), 1000, None)
+    run = Run(index, index, {"torch_cls": cls, "hparams": {"lr": 0.001}}, index, "Sequential", None, None, loss, 100,
+              index + 1, losses=[2.0, 1.0] * epochs * 5,
+              epochs=[Epoch(i, 2.0 / (i + 1), 10, True, "train") for i in range(epochs)])
+    return EvaluatedRun(run, arch)
+
+
+def _ctx(*runs: EvaluatedRun) -> CheckContext:
+    return CheckContext(list(runs), Recording(), None, nbformat.v4.new_notebook(), None, "subset")
+
+
+def test_problems_are_said_in_both_languages() -> None:
+    five = _run(0, ["relu"] * 5, [64] * 5)
+    (hidden,) = architecture_problems(five.arch, 6, 784, 10)
+    assert hidden["en"] == "it has 5 hidden layers: 6 Linear layers make 5 hidden layers; add one more"
+    assert hidden["ko"].startswith("은닉층이 5개입니다: Linear 층 6개는 은닉층 5개를 만듭니다")
+    short = epoch_problem(_run(1, ["relu"] * 6, [64] * 6, epochs=0), 1)
+    assert short is not None and "at least 1 needed" in short["en"] and "최소 1개 필요" in short["ko"]
+
+
+def test_choose_run_describes_the_closest_and_memoises() -> None:
+    five, two = _run(0, ["relu"] * 5, [64] * 5), _run(1, ["relu"] * 2, [64] * 2)
+    ctx = _ctx(two, five)
+
+    def want(er: EvaluatedRun) -> list:  # type: ignore[type-arg]
+        return architecture_problems(er.arch, 6)
+
+    er, why = choose_run(ctx, "k", want, lambda r: abs((r.arch.hidden if r.arch else 0) - 6))
+    assert er is None and why["en"].startswith("closest is run 1 (Adam, ") and "5 hidden layers" in why["en"]
+    assert why["ko"].startswith("가장 가까운 것은 실행 1 (Adam, ")
+    assert choose_run(ctx, "k", lambda r: [], None) == (None, why)  # same key: same answer
+
+
+def test_selector_predicates() -> None:
+    sel = parse_selector("s", {"hidden_layers": 6, "activation": "sigmoid", "optimizer": ["SGD"], "min_epochs": 2},
+                         "hw.toml")
+    relu_adam = _run(0, ["relu"] * 6, [64] * 6)
+    said = [p["en"] for p in problems(sel, relu_adam)]
+    assert "not every hidden layer uses Sigmoid (hidden activations: relu, relu, relu, relu, relu, relu)" in said
+    assert "it was trained with Adam, not SGD" in said
+    good = _run(1, ["sigmoid"] * 6, [64] * 6, cls="SGD")
+    ctx = _ctx(relu_adam, good)
+    ctx.selectors = {"s": sel}
+    assert select(ctx, "s")[0] is good
+    reg = parse_selector("r", {"any_decoration": ["Dropout"]}, "hw.toml")
+    assert problems(reg, relu_adam)[0]["en"] == "no hidden layer has Dropout"
+    assert not problems(reg, _run(2, ["relu"] * 2, [8, 8], decorations=("Dropout 0.2",)))
+
+
+def test_differences_besides_the_activation() -> None:
+    a, b = _run(0, ["relu"] * 6, [64] * 6), _run(1, ["sigmoid"] * 6, [32] * 6, cls="SGD")
+    diff = differences(a, b)
+    assert [d["en"] for d in diff][:2] == ["widths [64, 64, 64, 64, 64, 64] vs [32, 32, 32, 32, 32, 32]",
+                                          "optimizer Adam vs SGD"]
+    assert diff[1]["ko"] == "옵티마이저 Adam 대 SGD"
