@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --out reports/demo
+	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --assignment dnn2_mnist --out reports/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

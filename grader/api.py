@@ -49,20 +49,21 @@ from grader.checks.runs import (
     epoch_problem,
     relative_decrease,
 )
-from grader.checks.selectors import Selector, select
+from grader.checks.selectors import Selector, run_problems, select
 from grader.evaluation.runs import EvaluatedRun
-from grader.recording.architecture import Architecture, Layer
+from grader.recording.architecture import ACTIVATION_NAMES, Architecture, Layer
 from grader.recording.events import Run
 from grader.text import Text, as_text, cat, in_lang, join, text
 
 __all__ = [
     # what a check receives and returns, and how it is registered
-    "CheckContext", "EvaluatedRun", "Run", "Architecture", "Layer", "Outcome", "check", "CheckDef", "Registry",
+    "CheckContext", "EvaluatedRun", "Run", "Architecture", "Layer", "ACTIVATION_NAMES", "Outcome", "check", "CheckDef",
+    "Registry",
     # bilingual messages
     "Text", "text", "cat", "join", "as_text", "in_lang",
     # choosing the run a task is about
-    "Selector", "select", "choose_run", "architecture_problems", "epoch_problem", "closest_reason", "NO_TRAINING",
-    "differences", "other_runs", "optimizer_note",
+    "Selector", "select", "run_problems", "choose_run", "architecture_problems", "epoch_problem", "closest_reason",
+    "NO_TRAINING", "differences", "other_runs", "optimizer_note",
     # loss trend, reference bands, accuracy against the reference
     "relative_decrease", "loss_band", "outside_band", "band_outcome", "reference_key", "AccuracyGrade",
     "accuracy_grade", "accuracy_outcome", "decrease_outcome", "output_outcome",

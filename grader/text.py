@@ -36,7 +36,8 @@ def as_text(value: str | Text | None) -> Text:
         return text("")
     if isinstance(value, str):
         return text(value)
-    return {"en": str(value.get("en", "")), "ko": str(value.get("ko") or value.get("en", ""))}
+    en = str(value.get("en", ""))
+    return {"en": en, "ko": str(value["ko"]) if "ko" in value else en}  # an empty ko stays empty (cat's parts)
 
 
 def cat(*parts: str | Text) -> Text:

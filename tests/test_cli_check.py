@@ -84,7 +84,7 @@ def test_check_works_from_a_plain_install_outside_the_checkout(tmp_path: Path) -
     where = subprocess.run([sys.executable, "-c", "import grader; print(grader.__file__)"], cwd=student, env=env,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(target)), where  # the installed copy, not the checkout
-    proc = _check([nb.name, "--lang", "en", "--quiet"], cwd=student, env=env)
+    proc = _check([nb.name, "--assignment", "dnn2_mnist", "--lang", "en", "--quiet"], cwd=student, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "it has 5 hidden layers" in proc.stdout and "Auto-graded score" in proc.stdout
     assert (student / "grader-check" / "kim.html").exists()

@@ -18,6 +18,7 @@ import torch
 
 from grader.assignment import find_assignment, load_assignment
 from grader.data.mnist import load_split, prepare
+from grader.data.provider import MnistProvider
 from grader.diagnosis import Diagnosis, DiagnosisConfig, DiagnosisInput, TaskSpec, diagnose, gradients
 from grader.diagnosis.cells import task_sections
 from grader.errors import AssignmentError
@@ -62,7 +63,7 @@ def _record(train_fn: Callable[[], None]) -> DiagnosisInput:
             p.flush_all()  # the export cell does this in a kernel
             probe.uninstall()
         rec = load_recording(tmp / "events.jsonl")
-        return DiagnosisInput(evaluate_runs(rec, tmp, ROOT), rec, None, None)
+        return DiagnosisInput(evaluate_runs(rec, tmp, MnistProvider(), ROOT), rec, None, None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -180,9 +181,10 @@ def graded(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     root = _fake_root(tmp_path_factory.mktemp("gs-run"), zip_path)
     toml = root / "source" / "assignment" / "dnn2_mnist" / "assignment.toml"
     text = toml.read_text(encoding="utf-8")
-    marker = 'id = "t1.structure"\ntask = "t1"\npoints = 5\n'
-    assert marker in text
-    toml.write_text(text.replace(marker, marker.replace("points = 5", "points = 7")), encoding="utf-8")
+    # `points = 5` of the [[checks]] table whose id is t1.structure, wherever it sits in that table
+    edited, n = re.subn(r'(id = "t1\.structure"\n(?:(?!\[\[).*\n)*?)points = 5\n', r"\g<1>points = 7\n", text)
+    assert n == 1
+    toml.write_text(edited, encoding="utf-8")
     sc.write_notebook(root / "submission", "homework", [
         sc.DATA,
         sc.sequential(["ReLU"] * 6, width=TINY), sc.train(sc.ADAM, epochs=1),

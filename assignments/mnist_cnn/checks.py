@@ -30,6 +30,8 @@ from grader.api import (
 )
 
 REGULARISERS = ("dropout", "batchnorm")
+_ACT_NAMES = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "leaky_relu": "LeakyReLU", "elu": "ELU",
+              "gelu": "GELU", "silu": "SiLU", "relu6": "ReLU6", "softplus": "Softplus"}
 Choice = tuple[EvaluatedRun | None, Text]
 
 
@@ -87,15 +89,22 @@ def regularised_cnn(ctx: CheckContext, selector: str, base: str) -> Choice:
 # ---------------------------------------------------------------------------------------------- layers
 
 
+def _act(name: str | None) -> str:
+    return _ACT_NAMES.get(name, name) if name else "none"
+
+
+def _parts(layer: Layer) -> str:
+    shown = [d for d in layer.decorations if d != "Flatten"]
+    return " · ".join([layer.label(), *([_act(layer.activation)] if layer.activation else []), *shown])
+
+
 def _layer_text(i: int, layer: Layer) -> str:
     """``layer 2 (Conv 8→16 3×3 · ReLU · MaxPool 2)``."""
-    parts = [layer.label(), *([layer.activation] if layer.activation else []), *layer.decorations]
-    return f"layer {i} ({' · '.join(parts)})"
+    return f"layer {i} ({_parts(layer)})"
 
 
 def _layer_text_ko(i: int, layer: Layer) -> str:
-    parts = [layer.label(), *([layer.activation] if layer.activation else []), *layer.decorations]
-    return f"{i}번째 층 ({' · '.join(parts)})"
+    return f"{i}번째 층 ({_parts(layer)})"
 
 
 def _pooled(layer: Layer) -> bool:
@@ -141,8 +150,8 @@ def layer_differences(a: EvaluatedRun, b: EvaluatedRun) -> list[Text]:
         if _shape(x) != _shape(y):
             out.append(text(f"layer {i}: {x.label()} vs {y.label()}", f"{i}번째 층: {x.label()} 대 {y.label()}"))
         if x.activation != y.activation:
-            out.append(text(f"layer {i}: activation {x.activation} vs {y.activation}",
-                            f"{i}번째 층: 활성화 함수 {x.activation} 대 {y.activation}"))
+            out.append(text(f"layer {i}: activation {_act(x.activation)} vs {_act(y.activation)}",
+                            f"{i}번째 층: 활성화 함수 {_act(x.activation)} 대 {_act(y.activation)}"))
         px = [d for d in x.decorations if "pool" in d.lower()]
         py = [d for d in y.decorations if "pool" in d.lower()]
         if px != py:
@@ -241,10 +250,15 @@ def cnn_loss_falls(ctx: CheckContext, p: Falls) -> Outcome:
 @dataclass(frozen=True)
 class Accuracy:
     run: str = "cnn"
-    reference: str = "relu_adam"    # the baseline run whose band the accuracy is compared with
+    reference: str = "relu_adam_maxpool"  # the baseline run whose band the accuracy is compared with
+    fallback_reference: str | None = None   # used when the baseline has no ``reference`` run
     sigmas: float = 3.0
     min_margin: float = 0.01
     zero_credit_margin: float = 0.10
+
+
+def _refs(reference: str, fallback: str | None) -> list[str]:
+    return [reference, *([fallback] if fallback else [])]
 
 
 def _with_run(o: Outcome, er: EvaluatedRun, lead: Text | None = None) -> Outcome:
@@ -258,7 +272,8 @@ def cnn_accuracy(ctx: CheckContext, p: Accuracy) -> Outcome:
     er, why = plain_cnn(ctx, p.run)
     if er is None:
         return _no_cnn(why)
-    return _with_run(accuracy_outcome(ctx, er, [p.reference], p.sigmas, p.min_margin, p.zero_credit_margin), er)
+    refs = _refs(p.reference, p.fallback_reference)
+    return _with_run(accuracy_outcome(ctx, er, refs, p.sigmas, p.min_margin, p.zero_credit_margin), er)
 
 
 # ---------------------------------------------------------------------------------------------- task 2
@@ -323,7 +338,8 @@ def same_cnn(ctx: CheckContext, p: Regularised) -> Outcome:
 class RegAccuracy:
     run: str = "cnn_reg"
     base: str = "cnn"
-    reference: str = "relu_adam"
+    reference: str = "relu_adam_maxpool"
+    fallback_reference: str | None = None
     sigmas: float = 3.0
     min_margin: float = 0.01
     zero_credit_margin: float = 0.10
@@ -341,7 +357,8 @@ def regularised_accuracy(ctx: CheckContext, p: RegAccuracy) -> Outcome:
     er, why = regularised_cnn(ctx, p.run, p.base)
     if er is None:
         return _no_reg(why)
-    o = accuracy_outcome(ctx, er, [p.reference], p.sigmas, p.min_margin, p.zero_credit_margin)
+    refs = _refs(p.reference, p.fallback_reference)
+    o = accuracy_outcome(ctx, er, refs, p.sigmas, p.min_margin, p.zero_credit_margin)
     o = _with_run(o, er, _EVAL)
     if any(d.id == "train_mode_eval" and d.run == er.run.index for d in ctx.diagnoses):
         note = text("the notebook measured its own accuracy in training mode (no model.eval()), so its printed "

@@ -194,7 +194,7 @@ def accuracy_outcome(ctx: CheckContext, er: EvaluatedRun, references: list[str],
                                    f"없습니다 ({er.unverified_reason}). 채점기는 직접 재구성한 모델로 스스로 측정한 "
                                    "정확도에만 "
                                    "점수를 줍니다"),
-                       evidence={"accuracy": er.accuracy, "source": er.accuracy_source})
+                       evidence={"accuracy": er.accuracy, "source": er.accuracy_source, "run": er.run.index})
     ref = next((r for r in (ctx.reference_run(k) for k in references) if r is not None), None)
     if ref is None:
         return Outcome(False, text(f"no reference accuracy for {ctx.mode} mode; run `grader reference --data "
@@ -204,7 +204,8 @@ def accuracy_outcome(ctx: CheckContext, er: EvaluatedRun, references: list[str],
     msg = text(f"test accuracy {g.accuracy:.4f}; reference {g.mean:.4f} ± {g.sd:.4f}, full credit from "
                f"{g.full_from:.4f}",
                f"테스트 정확도 {g.accuracy:.4f}; 참조 {g.mean:.4f} ± {g.sd:.4f}, 만점 기준 {g.full_from:.4f}")
-    ev = {"accuracy": g.accuracy, "source": er.accuracy_source, "full_from": g.full_from, "zero_at": g.zero_at}
+    ev = {"accuracy": g.accuracy, "source": er.accuracy_source, "full_from": g.full_from, "zero_at": g.zero_at,
+          "run": er.run.index}
     if g.fraction >= 1.0:
         return Outcome(True, msg, evidence=ev)
     return Outcome(g.fraction > 0, cat(msg, text(f" — partial credit {g.fraction:.0%}; train longer or check the model",

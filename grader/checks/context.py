@@ -45,3 +45,8 @@ class CheckContext:
     def fact(self, fact_id: str) -> Any:
         """The kernel fact ``fact_id`` (a FactResult), None when the assignment declares no such fact."""
         return self.facts.get(fact_id)
+
+    def fact_spec(self, fact_id: str) -> dict[str, Any] | None:
+        """How the fact ``fact_id`` was declared in ``[[facts]]`` (target, call arguments, ops), if it was."""
+        facts = self.assignment.facts if self.assignment else ()
+        return next((dict(f) for f in facts if f.get("id") == fact_id), None)

@@ -50,9 +50,17 @@ def call_text(spec: dict[str, Any] | None, fact_id: str) -> str:
         args = [repr(a) for a in call.get("args", [])] + [f"{k}={v!r}" for k, v in (call.get("kwargs") or {}).items()]
         target = f"{target}({', '.join(args)})"
     for op in spec.get("then") or []:
-        name = op if isinstance(op, str) else op[0]
-        target = f"{name}({target})" if name in ("len", "list", "float", "type") else \
-            f"{target}[{op[1]!r}]" if name == "index" else f"{target}.{name}…"
+        name, args = (op, []) if isinstance(op, str) else (op[0], list(op[1:]))
+        if name in ("len", "list", "float", "type"):
+            target = f"{name}({target})"
+        elif name == "index":
+            target = f"{target}[{args[0]!r}]" if args else target
+        elif name == "attr":
+            target = f"{target}.{args[0]}" if args else target
+        elif name == "iterate":
+            target = f"{target} ({args[0] if args else 1} epoch(s) iterated)"
+        else:
+            target = f"{target}(…)"
     return str(target)
 
 
@@ -74,14 +82,9 @@ class FactJudgement:
         return {"id": self.id, "ok": self.ok, "got": self.got, "why": dict(self.why)}
 
 
-def _spec(ctx: CheckContext, fact_id: str) -> dict[str, Any] | None:
-    facts = ctx.assignment.facts if ctx.assignment else ()
-    return next((f for f in facts if f.get("id") == fact_id), None)
-
-
 def judge(ctx: CheckContext, fact_id: str, want: Any, tolerance: float) -> FactJudgement:
     """Did fact ``fact_id`` return ``want``? Its status (error, timeout, missing, not run) says why not."""
-    call = call_text(_spec(ctx, fact_id), fact_id)
+    call = call_text(ctx.fact_spec(fact_id), fact_id)
     res = ctx.fact(fact_id)
     if res is None:
         return FactJudgement(fact_id, False, text(f"{call}: no such fact in the assignment",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -46,8 +47,16 @@ class Rubric:
         return [b.spec.id for b in self.checks if tag in b.defn.tags]
 
 
+_LOADING = threading.Lock()  # a module is put in sys.modules before it runs: one loader at a time
+
+
 def load_module(path: Path, assignment_id: str) -> ModuleType:
-    """Import a checks module from its file under a private name (no sys.path change)."""
+    """Import a checks module from its file under a private name (no sys.path change); thread-safe."""
+    with _LOADING:
+        return _load(path, assignment_id)
+
+
+def _load(path: Path, assignment_id: str) -> ModuleType:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     name = f"grader_assignment_{assignment_id}_{path.stem}_{digest}".replace("-", "_")
     if name in sys.modules:

@@ -39,6 +39,7 @@ class Selector:
     not_all_activation: str | None = None     # not every hidden layer uses this one
     min_conv_layers: int | None = None
     any_decoration: list[str] = field(default_factory=list)  # at least one hidden layer has one of these
+    no_decoration: list[str] = field(default_factory=list)   # no hidden layer has any of these
     optimizer: list[str] = field(default_factory=list)       # torch class among these (e.g. ["SGD"])
     not_optimizer: list[str] = field(default_factory=list)   # torch class none of these (e.g. ["Adam"])
     min_epochs: int = 1
@@ -80,11 +81,13 @@ def _layer_problems(s: Selector, er: EvaluatedRun) -> list[Text]:
         if convs < s.min_conv_layers:
             out.append(text(f"it has {convs} convolutional layer(s), fewer than {s.min_conv_layers}",
                             f"합성곱 층이 {convs}개로 {s.min_conv_layers}개보다 적습니다"))
-    if s.any_decoration:
-        decorations = [d.lower() for d in (arch.decorations() if arch else [])]
-        if not any(d.startswith(w.lower()) for d in decorations for w in s.any_decoration):
-            want = " or ".join(s.any_decoration)
-            out.append(text(f"no hidden layer has {want}", f"{want} 를 쓴 은닉층이 없습니다"))
+    decorations = [d.lower() for d in (arch.decorations() if arch else [])]
+    if s.any_decoration and not any(d.startswith(w.lower()) for d in decorations for w in s.any_decoration):
+        want = " or ".join(s.any_decoration)
+        out.append(text(f"no hidden layer has {want}", f"{want} 를 쓴 은닉층이 없습니다"))
+    found = [w for w in s.no_decoration if any(d.startswith(w.lower()) for d in decorations)]
+    if found:
+        out.append(text(f"it has {' and '.join(found)}", f"{', '.join(found)} 가 있습니다"))
     return out
 
 
@@ -109,6 +112,11 @@ def problems(s: Selector, er: EvaluatedRun) -> list[Text]:
     probs = architecture_problems(er.arch, s.hidden_layers, s.in_features, s.out_features) if arch_given or \
         er.arch is None or not er.arch.affine else []
     return probs + _layer_problems(s, er) + _activation_problems(s, er) + _training_problems(s, er)
+
+
+def run_problems(ctx: CheckContext, name: str, er: EvaluatedRun) -> list[Text]:
+    """What keeps run ``er`` from matching selector ``name`` (empty: it matches)."""
+    return problems(ctx.selectors[name], er)
 
 
 def select(ctx: CheckContext, name: str) -> Choice:

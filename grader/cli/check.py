@@ -1,7 +1,7 @@
 """``grader check``: a student's self-check on a laptop — same checks as the instructor's, shown as a preview.
 
 Subset data by default, a progress line per cell and per epoch (so it never looks hung), a summary in
-the assignment's language (Korean for dnn2_mnist) with what to fix, an HTML page with the curves.
+the assignment's language (its default_lang) with what to fix, an HTML page with the curves.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("submission", type=Path, help="your notebook (.ipynb) or module (.py)")
     common_options(c)
     c.add_argument("--lang", choices=["ko", "en"], default=None,
-                   help="language of the summary and page (default: the assignment's, Korean for dnn2_mnist)")
+                   help="language of the summary and page (default: the assignment's default_lang)")
     c.add_argument("--open", action="store_true", help="open the HTML page in a browser when done")
     c.add_argument("--out", type=Path, default=Path("grader-check"),
                    help="folder for the HTML page and result JSON (default: grader-check/)")

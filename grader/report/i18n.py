@@ -16,6 +16,11 @@ STATUS_MARKS = {"pass": "✔", "partial": "◐", "fail": "✘", "pending": "…"
 _UI: dict[str, dict[str, str]] = {
     "title_student": {"ko": "채점 보고서", "en": "Grading report"},
     "title_class": {"ko": "반 전체 채점 보고서", "en": "Class grading report"},
+    "title_course": {"ko": "과목 성적표", "en": "Course gradebook"},
+    "assignments": {"ko": "과제", "en": "Assignments"},
+    "total": {"ko": "합계", "en": "Total"},
+    "class_page": {"ko": "반 보고서", "en": "class page"},
+    "not_submitted": {"ko": "미제출", "en": "not handed in"},
     "student": {"ko": "학생", "en": "Student"},
     "score": {"ko": "점수", "en": "Score"},
     "auto": {"ko": "자동 채점", "en": "auto-graded"},

@@ -20,7 +20,7 @@ from typing import Any
 
 from grader.errors import UsageError
 
-GRADEBOOK_SCHEMA = 1
+GRADEBOOK_SCHEMA = 2  # 2: overrides name their assignment (one gradebook holds a whole course)
 DEFAULT_NAME = "gradebook.sqlite"
 
 _SCHEMA = """
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     id INTEGER PRIMARY KEY,
     student TEXT NOT NULL REFERENCES students(id),
     check_id TEXT NOT NULL,
+    assignment_id TEXT NOT NULL DEFAULT '',
     points REAL NOT NULL,
     author TEXT NOT NULL,
     comment TEXT NOT NULL,
@@ -118,6 +119,10 @@ class Gradebook:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(GRADEBOOK_SCHEMA),))
+            self.db.commit()
+        elif int(row["value"]) == 1:  # schema 1: overrides without an assignment id ('' = any assignment)
+            self.db.execute("ALTER TABLE overrides ADD COLUMN assignment_id TEXT NOT NULL DEFAULT ''")
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(GRADEBOOK_SCHEMA),))
             self.db.commit()
         elif int(row["value"]) != GRADEBOOK_SCHEMA:
             raise UsageError(f"{path}: gradebook schema {row['value']} is not the supported {GRADEBOOK_SCHEMA}")
@@ -185,14 +190,25 @@ class Gradebook:
                  for c in result.get("checks", [])])
         return attempt
 
-    def add_override(self, student: str, check_id: str, points: float, comment: str, author: str) -> dict[str, Any]:
-        """Record an instructor's points for one check of a student (the latest override wins)."""
+    def _override_target(self, student: str, assignment_id: str | None) -> sqlite3.Row:
+        """The latest attempt an override of ``student`` applies to (the only assignment, or the one named)."""
+        mine = {a: r for (s, a), r in self._latest_rows(assignment_id).items() if s == student}
+        if not mine:
+            known = ", ".join(sorted({s for s, _ in self._latest_rows()})[:20]) or "none"
+            where = f" in {assignment_id}" if assignment_id else ""
+            raise UsageError(f"no graded result for student {student!r}{where} (known: {known})")
+        if len(mine) > 1:
+            raise UsageError(f"{student!r} has results of several assignments ({', '.join(sorted(mine))}): "
+                             "pass --assignment")
+        return next(iter(mine.values()))
+
+    def add_override(self, student: str, check_id: str, points: float, comment: str, author: str,
+                     assignment_id: str | None = None) -> dict[str, Any]:
+        """Record an instructor's points for one check of a student's latest result of one assignment (the
+        latest override wins); ``assignment_id`` may be omitted when the student has results of only one."""
         if not comment.strip():
             raise UsageError("an override needs a --comment saying why")
-        latest = self._latest_rows().get(student)
-        if latest is None:
-            known = ", ".join(sorted(self._latest_rows())[:20]) or "none"
-            raise UsageError(f"no graded result for student {student!r} (known: {known})")
+        latest = self._override_target(student, assignment_id)
         checks = {c["id"]: c for c in json.loads(latest["result_json"]).get("checks", [])}
         if check_id not in checks:
             raise UsageError(f"{student!r} has no check {check_id!r} (checks: {', '.join(checks) or 'none'})")
@@ -201,36 +217,47 @@ class Gradebook:
             raise UsageError(f"points for {check_id} must be between 0 and {maximum:g}, not {points:g}")
         record = {"points": float(points), "author": author, "comment": comment, "time": now()}
         with self._tx():
-            self.db.execute("INSERT INTO overrides (student, check_id, points, author, comment, created_at)"
-                            " VALUES (?,?,?,?,?,?)", (student, check_id, float(points), author, comment,
-                                                      record["time"]))
+            self.db.execute("INSERT INTO overrides (student, check_id, assignment_id, points, author, comment,"
+                            " created_at) VALUES (?,?,?,?,?,?,?)", (student, check_id, latest["assignment_id"],
+                                                                   float(points), author, comment, record["time"]))
         return record
 
     # ------------------------------------------------------------------ reading
-    def _latest_rows(self) -> dict[str, sqlite3.Row]:
-        """The latest attempt per student: graded ones first, a failed one only if nothing else exists."""
+    def _latest_rows(self, assignment_id: str | None = None) -> dict[tuple[str, str], sqlite3.Row]:
+        """The latest attempt per (student, assignment): graded ones first, a failed one only if nothing else
+        exists; only ``assignment_id``'s when given."""
         rows = self.db.execute(
-            "SELECT * FROM attempts ORDER BY student, (status IN ('failed')) DESC, finished_at, id").fetchall()
-        latest: dict[str, sqlite3.Row] = {}
-        for r in rows:  # ordered so the last row per student is the one to keep
-            latest[r["student"]] = r
+            "SELECT * FROM attempts ORDER BY student, assignment_id, (status IN ('failed')) DESC, finished_at, id"
+        ).fetchall()
+        latest: dict[tuple[str, str], sqlite3.Row] = {}
+        for r in rows:  # ordered so the last row per (student, assignment) is the one to keep
+            if assignment_id is None or r["assignment_id"] == assignment_id:
+                latest[(r["student"], r["assignment_id"])] = r
         return latest
 
-    def overrides(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """The effective (latest) override per (student, check id)."""
-        out: dict[tuple[str, str], dict[str, Any]] = {}
+    def assignment_ids(self) -> list[str]:
+        """The assignments this gradebook holds results of, sorted."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT assignment_id FROM attempts ORDER BY 1")]
+
+    def overrides(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The effective (latest) override per (student, assignment id, check id); assignment '' = a schema-1
+        override, which applies to any assignment."""
+        out: dict[tuple[str, str, str], dict[str, Any]] = {}
         for r in self.db.execute("SELECT * FROM overrides ORDER BY id"):
-            out[(r["student"], r["check_id"])] = {"points": r["points"], "author": r["author"],
-                                                   "comment": r["comment"], "time": r["created_at"]}
+            out[(r["student"], r["assignment_id"], r["check_id"])] = {
+                "points": r["points"], "author": r["author"], "comment": r["comment"], "time": r["created_at"]}
         return out
 
-    def latest_results(self) -> list[dict[str, Any]]:
-        """The latest result of every student (sorted by id), overrides applied."""
+    def latest_results(self, assignment_id: str | None = None) -> list[dict[str, Any]]:
+        """The latest result of every student (sorted by student, then assignment), overrides applied; only
+        ``assignment_id``'s when given."""
         ovr = self.overrides()
         results = []
-        for student, row in sorted(self._latest_rows().items()):
+        for (student, aid), row in sorted(self._latest_rows(assignment_id).items()):
             result = json.loads(row["result_json"])
-            results.append(apply_overrides(result, {cid: o for (s, cid), o in ovr.items() if s == student}))
+            mine = {cid: o for (s, a, cid), o in sorted(ovr.items(), key=lambda kv: kv[0][1])
+                    if s == student and a in ("", aid)}
+            results.append(apply_overrides(result, mine))
         return results
 
     def counts(self) -> dict[str, int]:

@@ -25,7 +25,7 @@ Deterministic: fixed cell ids, no outputs, no execution counts; every code cell 
 is written.
 """
 
-# ruff: noqa: E501  (notebook text: Korean characters count double towards the line length)
+# ruff: noqa: E501, T201  (notebook text: Korean characters count double; a script: it prints what it wrote)
 from __future__ import annotations
 
 import argparse
@@ -189,7 +189,7 @@ TASK3_MD = """
 `optimizer.zero_grad()` → `cost.backward()` → `optimizer.step()`. 매 batch 의 cost 를 출력하세요.
 
 채점기는 실제로 일어난 학습을 기록합니다: 21 epoch × 3 iteration 을 했는지, loss 가 MSE 인지, epoch 별 cost 가 강사 풀이의
-범위 안에서 줄어드는지(수만 → 한 자리 수). 입력 값이 크기 때문에(70–100) 학습률이 크면 (예: `lr=1e-3`) cost 가 발산합니다.
+범위 안에서 줄어드는지(수만에서 수십 이하로). 입력 값이 크기 때문에(70–100) 학습률이 크면 (예: `lr=1e-3`) cost 가 발산합니다.
 
 (Train as the slide's full code does: `nn.Linear(3, 1)`, `SGD(lr=1e-5)`, `F.mse_loss`, 21 epochs through the task 2
 `dataloader`, printing each batch's cost. A larger learning rate such as `1e-3` makes the cost diverge.)
