@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test,ray]'
 	touch $(STAMP)
 
+# the instructor's view: every assignment's examples graded as a class into one gradebook, then the course page
 demo: $(STAMP)
-	$(VENV)/bin/grader grade assignments/dnn2_mnist/examples/*.ipynb --assignment dnn2_mnist --out reports/demo
+	rm -rf reports/demo
+	for dir in assignments/*/; do a=$$(basename $$dir); \
+	  $(VENV)/bin/grader batch $$dir/examples --assignment $$a --out reports/demo/$$a \
+	    --gradebook reports/demo/gradebook.sqlite --no-progress || exit 1; done
+	$(VENV)/bin/grader report --out reports/demo
+	@echo "open reports/demo/index.html (the course page; each assignment's class page is in reports/demo/<id>/)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,7 +1,7 @@
-"""Does an assignment grade its own examples as it says? (``[[examples]]`` in assignment.toml)
+"""Does an assignment work as it says? Its checks load, its reference solution earns every automatic point,
+and each shipped example (``[[examples]]``) gets exactly its declared auto score and check statuses.
 
-Each shipped example is graded and compared with its declared auto score and check statuses; the library
-returns the verdicts, the CLI shows them.
+The library returns the verdicts; ``grader validate`` shows them (exit 1 when one differs).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.assignment import Assignment, ExampleSpec
+from grader.checks.plugins import load_rubric
+from grader.errors import GraderError
 from grader.pipeline import GradeOptions, grade_file
 
 
@@ -56,3 +58,45 @@ def check_examples(assignment: Assignment, opts: GradeOptions | None = None) -> 
         verdicts.append(ExampleVerdict(spec.file, spec.score, (result.get("score") or {}).get("auto"),
                                        compare(spec, result), result))
     return verdicts
+
+
+def check_solution(assignment: Assignment, opts: GradeOptions | None = None) -> ExampleVerdict:
+    """Grade the reference solution: it must be graded cleanly and earn every automatic point."""
+    path = assignment.solution_path()
+    name = str(path)
+    if not path.is_file():
+        return ExampleVerdict(name, 0.0, None, [f"{name}: reference solution not found"])
+    result = grade_file(path, assignment, opts or GradeOptions())
+    score = result.get("score") or {}
+    problems = [] if result.get("status") == "graded" else \
+        [f"{name}: status {result.get('status')}: {result.get('message')}"]
+    if score.get("auto") != score.get("auto_max"):
+        lost = [f"{c['id']} ({c['points']:g}/{c['max']:g}: {c.get('message')})" for c in result.get("checks") or []
+                if not c.get("pending") and c["points"] < c["max"]]
+        problems.append(f"{name}: the solution earns {score.get('auto')}/{score.get('auto_max')}: " + "; ".join(lost))
+    return ExampleVerdict(name, float(score.get("auto_max") or 0.0), score.get("auto"), problems, result)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Everything ``grader validate`` found out about one assignment."""
+
+    assignment: str
+    rubric_error: str | None
+    solution: ExampleVerdict | None
+    examples: list[ExampleVerdict]
+
+    @property
+    def ok(self) -> bool:
+        return self.rubric_error is None and (self.solution is None or self.solution.ok) and \
+            all(v.ok for v in self.examples)
+
+
+def validate(assignment: Assignment, opts: GradeOptions | None = None, solution: bool = True) -> Validation:
+    """Load and validate the checks, grade the reference solution (``solution``) and every example."""
+    try:
+        load_rubric(assignment)
+    except GraderError as exc:
+        return Validation(assignment.id, str(exc), None, [])
+    sol = check_solution(assignment, opts) if solution else None
+    return Validation(assignment.id, None, sol, check_examples(assignment, opts))

@@ -88,3 +88,27 @@ def test_course_csv_and_page(course: Path, tmp_path: Path) -> None:
     dom, log = dump_dom(page, "sort=total&dir=asc")
     assert 'data-ok="true"' in dom and 'data-sorted-by="total:asc"' in dom, log[-2000:]
     assert dom.index('data-id="lee"') < dom.index('data-id="kim"')
+
+
+def test_report_and_export_course_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``grader report`` on a gradebook of two assignments: the course page on top, each assignment's pages in
+    its folder; ``export course`` and ``export csv --assignment``."""
+    from grader.cli import main
+
+    out = tmp_path / "reports"
+    with Gradebook(out / "gradebook.sqlite") as gb:
+        for student, aid, pts in (("kim", "dnn2_mnist", 10), ("kim", "mnist_cnn", 5), ("lee", "dnn2_mnist", 0)):
+            gb.record_attempt(_key(student, aid), _result(student, aid, {"t1.a": pts}), "t0", "t1")
+    assert main(["report", "--out", str(out), "--lang", "en"]) == 0
+    assert "course page:" in capsys.readouterr().out
+    course = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="mnist_cnn/students/kim.html"' in course and "Course gradebook" in course
+    assert (out / "dnn2_mnist" / "index.html").is_file() and (out / "dnn2_mnist" / "students" / "lee.html").is_file()
+    assert not (out / "mnist_cnn" / "students" / "lee.html").exists()
+    assert main(["export", "course", "--gradebook", str(out / "gradebook.sqlite")]) == 0
+    rows = list(csv.reader((out / "course.csv").open(encoding="utf-8")))
+    assert rows[0][:3] == ["student", "dnn2_mnist", "mnist_cnn"] and rows[1][:3] == ["kim", "10", "5"]
+    assert main(["export", "csv", "--gradebook", str(out / "gradebook.sqlite")]) == 2  # which assignment?
+    assert "pass --assignment" in capsys.readouterr().err
+    assert main(["export", "csv", "--gradebook", str(out / "gradebook.sqlite"), "--assignment", "mnist_cnn"]) == 0
+    assert [r[0] for r in csv.reader((out / "grades.csv").open(encoding="utf-8"))] == ["student", "kim"]

@@ -1,4 +1,5 @@
-"""Every assignment grades its shipped examples exactly as its ``[[examples]]`` table says (subset, CPU)."""
+"""``grader validate`` for every assignment (subset, CPU): its checks load, its reference solution earns every
+automatic point, and each shipped example gets exactly the verdict its ``[[examples]]`` table declares."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import pytest
 
 from grader.assignment import available, load_assignment
 from grader.pipeline import GradeOptions
-from grader.validate import check_examples, compare
+from grader.validate import compare, validate
 
 KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @pytest.mark.parametrize("aid", sorted(available()))
-def test_examples_get_their_declared_verdicts(aid: str) -> None:
+def test_assignment_validates(aid: str) -> None:
     assignment = load_assignment(aid)
     assert assignment.examples, f"{aid} declares no [[examples]]"
-    verdicts = check_examples(assignment, GradeOptions(device="cpu", env=dict(KERNEL_ENV)))
-    problems = [m for v in verdicts for m in v.mismatches]
-    assert not problems, "\n".join(problems)
+    report = validate(assignment, GradeOptions(device="cpu", env=dict(KERNEL_ENV)))
+    assert report.rubric_error is None, report.rubric_error
+    problems = [m for v in [report.solution, *report.examples] if v for m in v.mismatches]
+    assert not problems and report.ok, "\n".join(problems)
 
 
 def test_compare_names_every_difference() -> None:

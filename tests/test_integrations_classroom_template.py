@@ -8,16 +8,20 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.assignment import load_assignment
+from grader.assignment import available, load_assignment
 
 yaml = pytest.importorskip("yaml")
 
-TEMPLATE = load_assignment().root / "classroom"
+
+@pytest.fixture(scope="module", params=sorted(available()))
+def template(request: pytest.FixtureRequest) -> Path:
+    """Every assignment's Classroom template folder."""
+    return load_assignment(request.param).root / "classroom"
 
 
 @pytest.fixture(scope="module")
-def workflow() -> dict[Any, Any]:
-    data: dict[Any, Any] = yaml.safe_load((TEMPLATE / ".github" / "workflows" / "classroom.yml").read_text())
+def workflow(template: Path) -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load((template / ".github" / "workflows" / "classroom.yml").read_text())
     return data
 
 
@@ -34,7 +38,7 @@ def test_workflow_shape(workflow: dict[Any, Any]) -> None:
     assert "download.pytorch.org/whl/cpu" in install
 
 
-def test_reporter_wired_to_grading_step(workflow: dict[Any, Any]) -> None:
+def test_reporter_wired_to_grading_step(workflow: dict[Any, Any], template: Path) -> None:
     steps = workflow["jobs"]["run-autograding-tests"]["steps"]
     reporter = steps[-1]
     assert reporter["uses"] == "classroom-resources/autograding-grading-reporter@v1"
@@ -45,15 +49,16 @@ def test_reporter_wired_to_grading_step(workflow: dict[Any, Any]) -> None:
         assert reporter["env"][f"{rid.upper()}_RESULTS"].replace(" ", "") == f"${{{{steps.{rid}.outputs.result}}}}"
         command = ids[rid]["run"]
         assert command.startswith("grader classroom ") and "--device cpu" in command
+        assert f"--assignment {template.parent.name}" in command  # the wheel bundles several assignments
         notebook = command.split()[2]
-        assert (TEMPLATE / notebook).is_file()
+        assert (template / notebook).is_file()
     assert steps.index(reporter) > max(steps.index(ids[r]) for r in runners)
 
 
-def test_template_files() -> None:
-    nb = nbformat.read(str(TEMPLATE / "homework.ipynb"), as_version=4)
+def test_template_files(template: Path) -> None:
+    nb = nbformat.read(str(template / "homework.ipynb"), as_version=4)
     nbformat.validate(nb)
-    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    readme = (template / "README.md").read_text(encoding="utf-8")
     assert "homework.ipynb" in readme and "grader check homework.ipynb" in readme
 
 

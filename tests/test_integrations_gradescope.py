@@ -268,3 +268,24 @@ def test_find_submission_is_deterministic(tmp_path: Path) -> None:
     only_py = find_submission(sub)
     assert only_py.path == sub / "helper.py" and only_py.note is None
     assert find_submission(tmp_path / "missing").problem
+
+
+@pytest.mark.parametrize("aid", ["dnn2_gd_dataloader", "mnist_cnn"])
+def test_zip_of_the_other_homework_grades_its_right_example(zip_path: Path, tmp_path: Path, aid: str) -> None:
+    """The course's other homework ship and grade the same way (a provider without data included)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        wheel = next(n for n in zf.namelist() if n.endswith(".whl"))
+        zf.extract(wheel, tmp_path)
+    out = tmp_path / f"{aid}.zip"
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out), "--assignment",
+                           aid, "--wheel", str(tmp_path / wheel)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if aid == "mnist_cnn":  # its grading is covered by test_examples; here only what the zip carries
+        with zipfile.ZipFile(out) as zf:
+            assert f"assignment/{aid}/baselines/baseline-subset.json" in zf.namelist()
+        return
+    root = _fake_root(tmp_path, out)
+    shutil.copy2(ROOT / "assignments" / aid / "examples" / "right.ipynb", root / "submission" / "homework.ipynb")
+    _, data = _run(root)
+    assert data["score"] == 100 and {t["name"].split()[0] for t in data["tests"]} >= {"t1.iterates", "t3.lr"}
+    assert "leaderboard" not in data  # dnn2_gd_dataloader declares no [leaderboard]

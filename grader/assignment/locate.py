@@ -13,6 +13,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from grader.errors import AssignmentError
 
@@ -62,16 +63,22 @@ def course_file(start: Path | None = None) -> Path | None:
     return None
 
 
-def course_default() -> str | None:
-    """``[course] default_assignment`` of the nearest course file, if any."""
+def course_table() -> dict[str, Any]:
+    """The ``[course]`` table of the nearest course file ({} without one): ``title``, ``default_assignment``,
+    ``assignments`` (their order on the course page)."""
     path = course_file()
     if path is None:
-        return None
+        return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise AssignmentError(f"{path}: cannot read the course file: {exc}") from exc
-    value = (data.get("course") or {}).get("default_assignment")
+    return dict(data.get("course") or {})
+
+
+def course_default() -> str | None:
+    """``[course] default_assignment`` of the nearest course file, if any."""
+    value = course_table().get("default_assignment")
     return str(value) if value else None
 
 

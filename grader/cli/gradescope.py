@@ -20,7 +20,7 @@ def add_parsers(sub: Any) -> None:
     b = gsub.add_parser("build", help="write the autograder zip (setup.sh, run_autograder, grader wheel, rubric)")
     b.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write (default autograder.zip)")
     assignment_option(b)
-    b.add_argument("--data", choices=["subset", "full"], default=None,
+    b.add_argument("--data", default=None, metavar="MODE",
                    help="MNIST that run_autograder grades with (default: the assignment's, the subset; "
                         "full needs the raw MNIST files in $GRADER_MNIST_DIR on the Gradescope machine)")
     b.add_argument("--budget", type=float, default=None,

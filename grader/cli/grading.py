@@ -45,6 +45,9 @@ def add_parsers(sub: Any) -> None:
                    help="each worker starts its next submission's kernel (torch imported) while the current one "
                         "runs (default: when --jobs leaves a CPU core free; --no-warm: never)")
     b.add_argument("--out", type=Path, default=Path("reports"), help="results, pages, gradebook (default reports/)")
+    b.add_argument("--gradebook", type=Path, default=None,
+                   help="the gradebook (default: OUT/gradebook.sqlite); one gradebook can hold a whole course: "
+                        "grade each assignment into it and `grader report` renders the course page")
     b.add_argument("--lang", choices=["ko", "en"], default=None, help="language of the pages")
     b.add_argument("--force", action="store_true", help="re-grade submissions already in the gradebook")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -156,7 +159,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     opts = grade_options(args)
     mode = resolve_mode(assignment, opts)
-    gb_path = args.out / "gradebook.sqlite"
+    gb_path = args.gradebook or args.out / "gradebook.sqlite"
     with discover(args.submissions) as found:
         problems = [e for e in found.entries if e.problem]
         print(f"{len(found.entries)} student(s) found in {args.submissions}"
@@ -179,7 +182,7 @@ def _batch(args: argparse.Namespace) -> int:
     if summary.skipped:
         print(f"{len(summary.skipped)} already graded (kept; --force re-grades)", file=sys.stderr)
     with Gradebook(gb_path) as gb:
-        results = gb.latest_results()
+        results = gb.latest_results(assignment.id)  # a course gradebook holds other assignments too
     print(format_table(results))
     maybe_junit(results, args.junit)
     print(f"\ngraded {len(summary.results)}, failed {len(summary.failed)}, skipped {len(summary.skipped)} "

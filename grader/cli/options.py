@@ -18,9 +18,10 @@ def assignment_option(p: argparse.ArgumentParser) -> None:
 def common_options(p: argparse.ArgumentParser) -> None:
     """Options every grading command shares: the assignment, data, device and sandbox."""
     assignment_option(p)
-    p.add_argument("--data", choices=["subset", "full"], default=None,
-                   help="MNIST to serve to submissions: the embedded 6k/1k subset or the full 60k/10k "
-                        "(default: the assignment's default_data)")
+    p.add_argument("--data", default=None, metavar="MODE",
+                   help="data mode of the assignment's provider: subset (the embedded 6k/1k MNIST) or full "
+                        "(60k/10k) for MNIST homework, none for homework without a dataset (default: the "
+                        "assignment's [data] default)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder with the full MNIST raw files (.gz or not); default $GRADER_MNIST_DIR")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from grader.assignment import Assignment, load_assignment
+from grader.data.provider import get_provider
 from grader.errors import GraderError, UsageError
 
 TORCH_PIN = "torch==2.14.1 torchvision==0.29.1"
@@ -175,15 +176,16 @@ def build_autograder_zip(out: Path, assignment_spec: str | Path | None = None, d
     """Write the Gradescope autograder zip to ``out`` (in one go) and return its path.
 
     ``assignment_spec`` is what ``--assignment`` takes (an id, a folder, its assignment.toml; None = the
-    default); its folder goes into the zip. ``data`` is the MNIST mode ``run_autograder`` grades with (default:
-    the assignment's, the subset); ``budget_s`` the per-submission time limit baked into it; ``wheel`` a
+    default); its folder goes into the zip. ``data`` is the data mode ``run_autograder`` grades with (default:
+    the assignment's); ``budget_s`` the per-submission time limit baked into it; ``wheel`` a
     prebuilt grader wheel (default: built from ``project``, the checkout this module lives in).
     """
     assignment = load_assignment(assignment_spec)
     project = project or _PROJECT
-    data = data or assignment.default_data
-    if data not in ("subset", "full"):
-        raise UsageError(f"--data must be subset or full, not {data!r}")
+    modes = get_provider(assignment.data_provider, assignment.root).modes
+    data = data or assignment.default_data or modes[0]
+    if data not in modes:
+        raise UsageError(f"--data must be one of {', '.join(modes)} for {assignment.id}, not {data!r}")
     if wheel is not None and not wheel.is_file():
         raise UsageError(f"no such wheel: {wheel}")
     out = Path(out)

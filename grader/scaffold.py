@@ -1,0 +1,199 @@
+"""``grader new ID``: a new homework's folders, ready to edit and already valid.
+
+Writes ``assignments/<id>/`` (a commented assignment.toml using built-in checks, a checks.py with one example
+check, a starter notebook, a README, the starter declared as an example that earns nothing) and
+``reference/<id>/solution.ipynb`` (a small MNIST MLP that earns every automatic point), so that
+``grader validate <id>`` passes before the instructor changes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from grader.errors import UsageError
+
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+TOML = '''\
+# {id}: {title}
+# Everything about this homework lives in this folder; docs/authoring.md explains every table.
+schema_version = 2
+id = "{id}"
+version = "0.1.0"
+title = {{ en = "{title}", ko = "{title}" }}
+default_lang = "ko"
+seed = 0
+solution = "reference/{id}/solution.ipynb"   # the instructor's solution: never shipped
+checks_modules = ["checks.py"]              # your own checks (grader.api); the built-in ones need no Python
+
+[data]
+provider = "mnist"    # mnist (modes subset, full) | none (the notebook makes its own data) | FILE.py:NAME
+default = "subset"
+
+[budgets.subset]
+cell_timeout_s = 180
+submission_timeout_s = 600
+
+[budgets.full]
+cell_timeout_s = 1800
+submission_timeout_s = 5400
+
+[[tasks]]
+id = "t1"
+title = {{ en = "Task 1 · Train a model on MNIST", ko = "과제 1 · MNIST 모델 학습" }}
+heading = '과제\\s*1(?!\\d)|task\\s*1(?!\\d)'   # the markdown heading that starts the task's cells
+
+# "the run task 1 is about": the first recorded run meeting every predicate (docs/authoring.md lists them)
+[runs.model]
+out_features = 10
+min_epochs = 2
+
+[[checks]]
+id = "t1.trained"
+task = "t1"
+points = 10
+check = "run_trained"
+run = "model"
+hint = {{ en = "Train a model with 10 outputs for 2 epochs.", ko = "출력 10개 모델을 2 epoch 이상 학습하세요." }}
+
+[[checks]]
+id = "t1.loss"
+task = "t1"
+points = 10
+check = "loss_decreased"
+run = "model"
+max_last_over_first = 0.9
+
+[[checks]]
+id = "t1.batches"
+task = "t1"
+points = 5
+check = "minibatches"       # defined in checks.py
+run = "model"
+min_batch = 2
+
+[[checks]]
+id = "t1.answer"
+task = "t1"
+points = 5
+manual = true
+check = "written_answer"
+min_chars = 20
+
+# the examples and the verdicts they must get (`grader validate {id}` grades them)
+[[examples]]
+file = "starter.ipynb"
+score = 0
+fail = ["t1.trained", "t1.loss", "t1.batches"]
+pending = ["t1.answer"]
+'''
+
+CHECKS = '''\
+"""{id}'s own checks, written with the grader's public API only (docs/authoring.md)."""
+
+from dataclasses import dataclass
+
+from grader.api import CheckContext, Outcome, check, select, text
+
+
+@dataclass(frozen=True)
+class Batches:
+    run: str          # a [runs.<name>] selector
+    min_batch: int = 2
+
+
+@check("minibatches", params=Batches)
+def minibatches(ctx: CheckContext, p: Batches) -> Outcome:
+    """The selected run trained on mini-batches of at least ``min_batch`` samples."""
+    er, why = select(ctx, p.run)
+    if er is None:
+        return Outcome(False, why)
+    batch = er.run.batch or 0
+    if batch >= p.min_batch:
+        return Outcome(True, text(f"{{er.label}}: batches of {{batch}}", f"{{er.label}}: batch 크기 {{batch}}"),
+                       evidence={{"run": er.run.index}})
+    return Outcome(False, text(f"{{er.label}}: batches of {{batch}}, fewer than {{p.min_batch}}",
+                               f"{{er.label}}: batch 크기 {{batch}} 가 {{p.min_batch}} 보다 작습니다"),
+                   evidence={{"run": er.run.index}})
+'''
+
+README = '''\
+# {id}: {title}
+
+과제 설명을 여기에 쓰세요. (Write the homework statement here.)
+
+- 과제 1: MNIST 로 모델을 2 epoch 이상 학습하고, 관찰한 것을 마크다운 셀에 쓰세요.
+
+Grading: `grader check homework.ipynb --assignment {id}`.
+'''
+
+_DATA = """\
+import torch
+import torchvision.datasets as dsets
+import torchvision.transforms as transforms
+
+torch.manual_seed(0)
+mnist_train = dsets.MNIST(root='MNIST_data/', train=True, transform=transforms.ToTensor(), download=True)
+data_loader = torch.utils.data.DataLoader(mnist_train, batch_size=100, shuffle=True, drop_last=True)"""
+
+_TRAIN = """\
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+criterion = torch.nn.CrossEntropyLoss()
+for epoch in range(2):
+    avg_cost = 0
+    for X, Y in data_loader:
+        optimizer.zero_grad()
+        cost = criterion(model(X), Y)
+        cost.backward()
+        optimizer.step()
+        avg_cost += cost / len(data_loader)
+    print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))"""
+
+
+def _notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+                for kind, src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _starter(title: str) -> nbformat.NotebookNode:
+    return _notebook([("md", f"# {title}"), ("code", _DATA), ("md", "## 과제 1. MNIST 모델 학습"),
+                      ("code", "# TODO: 모델을 만들고 2 epoch 이상 학습하세요"),
+                      ("md", "여기에 관찰한 것을 쓰세요.")])
+
+
+def _solution(title: str) -> nbformat.NotebookNode:
+    return _notebook([("md", f"# {title} (solution)"), ("code", _DATA), ("md", "## 과제 1. MNIST 모델 학습"),
+                      ("code", _TRAIN),
+                      ("md", "두 번째 epoch 에서 cost 가 첫 번째보다 확실히 줄었습니다: 모델이 학습하고 있습니다.")])
+
+
+def new_assignment(assignment_id: str, root: Path, title: str | None = None) -> list[Path]:
+    """Create ``root/assignments/<id>/`` and ``root/reference/<id>/solution.ipynb``; return the files written.
+    UsageError for a malformed id or a folder that already exists."""
+    if not _ID.match(assignment_id):
+        raise UsageError(f"assignment id {assignment_id!r}: use lower-case letters, digits and _ (2-41 characters, "
+                         "starting with a letter)")
+    folder, ref = root / "assignments" / assignment_id, root / "reference" / assignment_id
+    for d in (folder, ref):
+        if d.exists():
+            raise UsageError(f"{d} already exists: choose another id or remove it")
+    title = title or assignment_id
+    if '"' in title or "\\" in title:
+        raise UsageError("the title may not contain quotes or backslashes (edit assignment.toml afterwards)")
+    folder.mkdir(parents=True)
+    ref.mkdir(parents=True)
+    files = {folder / "assignment.toml": TOML.format(id=assignment_id, title=title),
+             folder / "checks.py": CHECKS.format(id=assignment_id), folder / "README.md": README.format(
+                 id=assignment_id, title=title)}
+    for path, body in files.items():
+        path.write_text(body, encoding="utf-8")
+    nbformat.write(_starter(title), folder / "starter.ipynb")
+    nbformat.write(_solution(title), ref / "solution.ipynb")
+    return [*files, folder / "starter.ipynb", ref / "solution.ipynb"]
