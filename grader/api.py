@@ -33,6 +33,7 @@ from grader.checks.builtin import (
     optimizer_note,
     other_runs,
     output_outcome,
+    ratio_outcome,
     reference_key,
 )
 from grader.checks.context import CheckContext
@@ -66,7 +67,7 @@ __all__ = [
     "NO_TRAINING", "differences", "other_runs", "optimizer_note",
     # loss trend, reference bands, accuracy against the reference
     "relative_decrease", "loss_band", "outside_band", "band_outcome", "reference_key", "AccuracyGrade",
-    "accuracy_grade", "accuracy_outcome", "decrease_outcome", "output_outcome",
+    "accuracy_grade", "accuracy_outcome", "decrease_outcome", "output_outcome", "ratio_outcome",
     # what the student wrote and printed
     "text_near", "cells_of_run", "stdout", "printed_numbers", "as_fraction",
     # facts from the student's kernel

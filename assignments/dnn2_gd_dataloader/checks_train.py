@@ -15,65 +15,11 @@ from grader.api import (
     CheckContext,
     EvaluatedRun,
     Outcome,
-    Text,
-    as_text,
-    band_outcome,
     cat,
     check,
-    reference_key,
     select,
     text,
 )
-
-# run_trained and loss_vs_reference replace the built-in ones of the same names and parameters, only for their
-# Korean message when no run fits: the built-ins build it as cat(text("no ", ""), what, ...), and as_text turns
-# the empty Korean "" back into the English "no " ("no nn.Linear(3, 1) 모델 ... 이(가) 학습되지 않았습니다").
-# Delete these two once grader.text.as_text keeps an empty Korean string.
-Described = str | dict[str, str] | None
-
-
-def _selected(ctx: CheckContext, run: str, what: Described) -> tuple[EvaluatedRun | None, Text]:
-    er, why = select(ctx, run)
-    if er is not None:
-        return er, text("")
-    w = as_text(what) if what else text(f"run matching [runs.{run}]", f"[runs.{run}] 에 맞는 실행")
-    return None, text(f"no {w['en']} was trained: {why['en']}", f"{w['ko']} 이(가) 학습되지 않았습니다: {why['ko']}")
-
-
-@dataclass(frozen=True)
-class RunParams:
-    run: str
-    what: Described = None
-
-
-@check("run_trained", params=RunParams)
-def run_trained(ctx: CheckContext, p: RunParams) -> Outcome:
-    """The built-in run_trained (a run the selector accepts was trained), with a Korean message of its own."""
-    er, why = _selected(ctx, p.run, p.what)
-    if er is None:
-        return Outcome(False, why)
-    return Outcome(True, text(f"{er.label} trained for {er.run.epochs_completed} epoch(s)",
-                              f"{er.label} 을 {er.run.epochs_completed} epoch 학습"),
-                   evidence={"run": er.run.index, "architecture": er.arch.to_dict() if er.arch else None})
-
-
-@dataclass(frozen=True)
-class BandParams:
-    run: str
-    reference: str | None = None
-    tolerance: float = 1.0
-    max_outside_fraction: float = 0.2
-    what: Described = None
-
-
-@check("loss_vs_reference", params=BandParams)
-def loss_vs_reference(ctx: CheckContext, p: BandParams) -> Outcome:
-    """The built-in loss_vs_reference (epoch losses inside the reference band), with a Korean message of its own."""
-    er, why = _selected(ctx, p.run, p.what)
-    if er is None:
-        return Outcome(False, why)
-    return band_outcome(ctx, er, reference_key(er, p.reference), p.tolerance, p.max_outside_fraction)
-
 
 _NO_RUN = text("no nn.Linear(3, 1) model was trained with SGD on F.mse_loss for 21 epochs (see t3.trained): ",
                "SGD 와 F.mse_loss 로 21 epoch 학습한 nn.Linear(3, 1) 모델이 없습니다 (t3.trained 참고): ")

@@ -31,6 +31,7 @@ from grader.api import (
     optimizer_note,
     other_runs,
     output_outcome,
+    ratio_outcome,
     reference_key,
     relative_decrease,
     text,
@@ -129,20 +130,7 @@ def loss_decreased(ctx: CheckContext, p: LossFalls) -> Outcome:
     er, why = relu_run(ctx, Model())
     if er is None:
         return _no_run(why)
-    means = er.run.epoch_means()
-    if len(means) < 2:
-        return Outcome(False, text(f"only {len(means)} complete epoch(s) recorded; need at least 2 to see the loss "
-                                   "fall", f"완료된 epoch 이 {len(means)}개뿐입니다: loss 가 줄었는지 보려면 최소 "
-                                   "2개가 필요합니다"))
-    ratio, limit = means[-1] / means[0], p.max_last_over_first
-    msg = text(f"mean train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), ratio {ratio:.2f}",
-               f"평균 train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), 비율 {ratio:.2f}")
-    if ratio <= limit:
-        return Outcome(True, msg, evidence={"epoch_means": means})
-    return Outcome(False, cat(msg, text(f" > {limit}: the loss did not fall enough; check lr and the training loop",
-                                        f" > {limit}: loss 가 충분히 줄지 않았습니다. 학습률과 학습 루프를 "
-                                        "확인하세요")),
-                   evidence={"epoch_means": means})
+    return ratio_outcome(er, p.max_last_over_first)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,11 @@ def loss_decreased(ctx: CheckContext, p: LossParams) -> Outcome:
     er, why = _pick(ctx, p.run, p.what)
     if er is None:
         return Outcome(False, why)
+    return ratio_outcome(er, p.max_last_over_first)
+
+
+def ratio_outcome(er: EvaluatedRun, limit: float) -> Outcome:
+    """The loss-ratio verdict of one run: last complete epoch's mean loss at most ``limit`` × the first's."""
     means = er.run.epoch_means()
     if len(means) < 2:
         return Outcome(False, text(f"only {len(means)} complete epoch(s) recorded; need at least 2 to see the loss "
@@ -75,10 +80,10 @@ def loss_decreased(ctx: CheckContext, p: LossParams) -> Outcome:
     ratio = means[-1] / means[0]
     msg = text(f"mean train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), ratio {ratio:.2f}",
                f"평균 train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), 비율 {ratio:.2f}")
-    if ratio <= p.max_last_over_first:
+    if ratio <= limit:
         return Outcome(True, msg, evidence={"run": er.run.index, "epoch_means": means})
-    return Outcome(False, cat(msg, text(f" > {p.max_last_over_first}: the loss did not fall enough; check lr and the "
-                                        "training loop", f" > {p.max_last_over_first}: loss 가 충분히 줄지 않았습니다. "
+    return Outcome(False, cat(msg, text(f" > {limit}: the loss did not fall enough; check lr and the "
+                                        "training loop", f" > {limit}: loss 가 충분히 줄지 않았습니다. "
                                         "학습률과 학습 루프를 확인하세요")),
                    evidence={"run": er.run.index, "epoch_means": means})
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grader.cli.options import grade_options
+from grader.cli.options import assignment_option, grade_options
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -23,8 +23,9 @@ def add_parsers(sub: Any) -> None:
     n.set_defaults(func=_new)
     v = sub.add_parser("validate", help="check an assignment: its checks load, its reference solution earns every "
                                         "automatic point, every example gets its declared verdict (exit 1 if not)")
-    v.add_argument("assignment", nargs="?", default=None, metavar="ID|PATH",
-                   help="the assignment (default: every assignment found)")
+    v.add_argument("target", nargs="?", default=None, metavar="ID|PATH",
+                   help="the assignment (default: --assignment, else every assignment found)")
+    assignment_option(v)
     v.add_argument("--data", default=None, metavar="MODE", help="data mode to grade in (default: the assignment's)")
     v.add_argument("--no-solution", action="store_true", help="do not grade the reference solution")
     v.set_defaults(func=_validate, device="cpu", data_dir=None, sandbox="auto")
@@ -45,8 +46,8 @@ def _validate(args: argparse.Namespace) -> int:
     from grader.assignment import available, load_assignment
     from grader.validate import validate
 
-    targets = [load_assignment(args.assignment)] if args.assignment else [load_assignment(p)
-                                                                         for p in available().values()]
+    spec = args.target or args.assignment
+    targets = [load_assignment(spec)] if spec else [load_assignment(p) for p in available().values()]
     ok = True
     for assignment in targets:
         print(f"{assignment.id} {assignment.version} ({assignment.root})", flush=True)

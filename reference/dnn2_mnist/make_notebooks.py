@@ -24,8 +24,8 @@ Outputs (relative to the repository root)::
 
 Usage::
 
-    python tools/make_assignment_notebooks.py            # (re)write the notebooks
-    python tools/make_assignment_notebooks.py --check    # exit 1 if any file on disk differs
+    python reference/dnn2_mnist/make_notebooks.py            # (re)write the notebooks
+    python reference/dnn2_mnist/make_notebooks.py --check    # exit 1 if any file on disk differs
 
 Deterministic: fixed cell ids, no outputs, no execution counts, no timestamps; running it twice gives
 byte-identical files. Every notebook is checked with ``nbformat.validate`` and every code cell is compiled
@@ -45,7 +45,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "(여기에 결론을 쓰세요 / write your conclusion here)"
 
 METADATA = {
