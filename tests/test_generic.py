@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.assignment import available, load_assignment
-from grader.checks import builtin
+from grader.checks import builtin, builtin_answers
 from grader.checks.plugins import registry_for
 from grader.checks.registry import Registry
 
@@ -22,6 +22,7 @@ SOURCES = [p for p in (ROOT / "grader").rglob("*") if p.suffix in {".py", ".j2",
 def _builtin_names() -> set[str]:
     reg = Registry()
     reg.add_module(builtin)
+    reg.add_module(builtin_answers)
     return set(reg.ids())
 
 

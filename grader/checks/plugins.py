@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.assignment.config import Assignment, CheckSpec
-from grader.checks import builtin
+from grader.checks import builtin, builtin_answers
 from grader.checks.params import parse_params
 from grader.checks.registry import CheckDef, Registry
 from grader.checks.selectors import Selector, parse_selector
@@ -79,6 +79,7 @@ def registry_for(assignment: Assignment) -> Registry:
     named like a built-in one replaces it for this assignment; two of the assignment's own may not share a name)."""
     reg = Registry()
     reg.add_module(builtin, "grader.checks.builtin")
+    reg.add_module(builtin_answers, "grader.checks.builtin_answers")
     builtins = frozenset(reg.ids())
     for rel in assignment.checks_modules:
         path = (assignment.root / rel).resolve()
