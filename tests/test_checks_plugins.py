@@ -100,6 +100,10 @@ def test_assignment_check_shadows_a_builtin(tmp_path: Path) -> None:
         tmp_path, '[[checks]]\nid = "a"\ntask = "t1"\npoints = 1\ncheck = "loss_decreased"\nthreshold = 1\n',
         module=module)))
     assert rubric.checks[0].defn.source.endswith("checks.py")
+    twice = module + module.replace("def mine", "def mine_again")  # two of its own under one built-in name
+    msg = _rubric_error(tmp_path, '[[checks]]\nid = "a"\ntask = "t1"\npoints = 1\ncheck = "loss_decreased"\n'
+                                  'threshold = 1\n', module=twice)
+    assert "registered twice" in msg
 
 
 @pytest.mark.parametrize("toml, needle", [

@@ -57,7 +57,8 @@ def load_module(path: Path, assignment_id: str) -> ModuleType:
 
 
 def _load(path: Path, assignment_id: str) -> ModuleType:
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    stat = path.stat()  # an edited file is a new module (the rubric cache is keyed by file times too)
+    digest = hashlib.sha1(f"{path.resolve()}:{stat.st_mtime_ns}:{stat.st_size}".encode()).hexdigest()[:8]
     name = f"grader_assignment_{assignment_id}_{path.stem}_{digest}".replace("-", "_")
     if name in sys.modules:
         return sys.modules[name]
