@@ -251,12 +251,12 @@ class Gradebook:
     def latest_results(self, assignment_id: str | None = None) -> list[dict[str, Any]]:
         """The latest result of every student (sorted by student, then assignment), overrides applied; only
         ``assignment_id``'s when given."""
-        ovr = self.overrides()
+        # sorted once: a schema-1 override (assignment '') first, so one naming the assignment wins over it
+        ovr = sorted(self.overrides().items(), key=lambda kv: kv[0][1])
         results = []
         for (student, aid), row in sorted(self._latest_rows(assignment_id).items()):
             result = json.loads(row["result_json"])
-            mine = {cid: o for (s, a, cid), o in sorted(ovr.items(), key=lambda kv: kv[0][1])
-                    if s == student and a in ("", aid)}
+            mine = {cid: o for (s, a, cid), o in ovr if s == student and a in ("", aid)}
             results.append(apply_overrides(result, mine))
         return results
 
