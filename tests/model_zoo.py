@@ -33,6 +33,7 @@ class Zoo:
     params: str = "sum(p.numel() for p in model.parameters())"
     verified: bool = True
     unsupported: str = ""
+    proof: str = "verified"
 
     def cell(self) -> str:
         fit = "fit(model, params)" if "params =" in self.code else "fit(model)"
@@ -134,7 +135,7 @@ class CNN(torch.nn.Module):
     def forward(self, x):
         return self.fc(self.features(x.view(-1, 1, 28, 28)))
 model = CNN()""", 4, ["relu"] * 4, ["BatchNorm", "MaxPool 2", "AvgPool 2", "AdaptiveAvgPool", "Dropout 0.25"],
-        "Conv 1→8 3×3 · ReLU · BatchNorm · MaxPool 2"),
+        "Conv 1→8 3×3 · BatchNorm · MaxPool 2"),
     Zoo("conv1d_rows", """\
 class Rows(torch.nn.Module):
     def __init__(self):
@@ -176,4 +177,85 @@ class Odd(torch.nn.Module):
         x = torch.relu(self.b(torch.cumsum(x, dim=1) / 32))  # an op the grader does not replay
         return self.out(x)
 model = Odd()""", 2, ["relu", "relu"], verified=False, unsupported="CumsumBackward0"),
+]
+
+
+#: More of what students write, each once broken in the grader: negative dims, input Dropout, Dropout2d,
+#: BatchNorm(momentum=None), ``F.linear`` of a plain ``W.t()``, ``addmm``, scaling inside ``forward``.
+ZOO_MORE = [
+    Zoo("input_dropout", "model = torch.nn.Sequential(torch.nn.Dropout(0.2),\n" + _blocks(
+        2, "torch.nn.ReLU(), torch.nn.Dropout(0.2)") + "    torch.nn.Linear(32, 10))", 2, ["relu"] * 2,
+        ["Dropout 0.2"]),
+    Zoo("input_batchnorm", "model = torch.nn.Sequential(torch.nn.BatchNorm1d(784),\n" + _blocks(
+        2, "torch.nn.LeakyReLU()") + "    torch.nn.Linear(32, 10))", 2, ["leaky_relu"] * 2, ["BatchNorm"],
+        "784→32×2→10 (LeakyReLU ×2 · input BatchNorm)"),
+    Zoo("scaled_in_forward", """\
+class Scaled(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    def forward(self, x):
+        return self.net((x - 0.5) / 0.5)  # [0, 1] -> [-1, 1] inside the model
+model = Scaled()""", 1, ["relu"]),
+    Zoo("dropout2d_cnn", """\
+class Drop2d(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.drop = torch.nn.Dropout2d(0.2)
+        self.fc = torch.nn.Linear(8 * 14 * 14, 10)
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(self.drop(torch.relu(self.conv(x.view(-1, 1, 28, 28)))), 2)
+        return self.fc(x.flatten(1))
+model = Drop2d()""", 1, ["relu"], ["Dropout2d 0.2", "MaxPool 2"]),
+    Zoo("bn_momentum_none", "model = torch.nn.Sequential(\n" + _blocks(
+        2, "torch.nn.BatchNorm1d(32, momentum=None), torch.nn.ReLU()") + "    torch.nn.Linear(32, 10))", 2,
+        ["relu"] * 2, ["BatchNorm"], proof="not_replay_verified"),
+    Zoo("maxout_negative_dims", """\
+class MaxoutNeg(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = torch.nn.Linear(784, 96)  # k=3 pieces in one Linear, max over the last dim
+        self.pieces = torch.nn.ModuleList([torch.nn.Linear(32, 16) for _ in range(3)])
+        self.out = torch.nn.Linear(16, 10)
+    def forward(self, x):
+        x = self.l1(x).view(-1, 32, 3).max(-1)[0]
+        x = torch.stack([p(x) for p in self.pieces], dim=-1).max(dim=-1).values
+        return self.out(x)
+model = MaxoutNeg()""", 2, ["maxout", "maxout"], ["Maxout k=3"], "784→32→16→10 (Maxout ×2 · Maxout k=3)"),
+    Zoo("gap_concat_log_softmax", """\
+class GapCat(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+        self.gap, self.pool = torch.nn.AdaptiveAvgPool2d(1), torch.nn.MaxPool2d(4)
+        self.out = torch.nn.Linear(8 + 8 * 7 * 7, 10)
+    def forward(self, x):
+        h = torch.relu(self.conv(x.view(-1, 1, 28, 28)))
+        z = torch.cat([torch.flatten(self.gap(h), 1), self.pool(h).flatten(1)], dim=-1)
+        return torch.log_softmax(self.out(z), dim=-1)
+model = GapCat()""", 1, ["relu"], ["GlobalAvgPool", "concat"]),
+    Zoo("functional_linear_of_transposed_tensors", """\
+import torch.nn.functional as F
+W1 = (torch.randn(784, 32) * 0.05).requires_grad_()
+b1 = torch.zeros(32, requires_grad=True)
+W2 = (torch.randn(32, 32) * 0.1).requires_grad_()
+b2 = torch.zeros(32, requires_grad=True)
+W3 = (torch.randn(32, 10) * 0.1).requires_grad_()
+b3 = torch.zeros(10, requires_grad=True)
+params = [W1, b1, W2, b2, W3, b3]
+def model(x):
+    h = torch.relu(F.linear(x, W1.t(), b1))
+    h = h.matmul(W2).add(b2).tanh()
+    return F.linear(h, W3.t(), b3)""", 2, ["relu", "tanh"], params="sum(p.numel() for p in params)"),
+    Zoo("addmm_module", """\
+class Addmm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W1 = torch.nn.Parameter(torch.randn(784, 32) * 0.05)
+        self.b1 = torch.nn.Parameter(torch.zeros(32))
+        self.out = torch.nn.Linear(32, 10)
+    def forward(self, x):
+        return self.out(torch.relu(torch.addmm(self.b1, x, self.W1)))
+model = Addmm()""", 1, ["relu"]),
 ]

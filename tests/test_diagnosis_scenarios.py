@@ -210,3 +210,69 @@ def test_activation_after_the_output_layer(doctor_lr: dict[str, Any]) -> None:
 def test_runs_without_a_problem_get_no_finding(doctor_lr: dict[str, Any]) -> None:
     about = {(d["id"], d["run"]) for d in doctor_lr["diagnoses"]}
     assert not any(run == 5 and diag != "activation_after_output" for diag, run in about), about
+
+
+# ============================================================================ doctor_more
+ZERO_AFTER_BACKWARD = train("torch.optim.SGD(model.parameters(), lr=0.1)", 1).replace(
+    "        optimizer.zero_grad()\n", "").replace("        cost.backward()\n",
+                                                    "        cost.backward()\n        optimizer.zero_grad()\n")
+TEST_WITH_GRAD_TRAIN_MODE = TEST_ACCURACY.replace("with torch.no_grad():\n", "if True:\n")
+FUNCTIONAL_DROPOUT = """\
+import torch.nn.functional as F
+class FDrop(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(784, 64), torch.nn.Linear(64, 10)
+    def forward(self, x):
+        return self.b(F.dropout(F.relu(self.a(x)), 0.5))  # no training=self.training: on in eval mode too
+model = FDrop().to(device)"""
+
+
+@pytest.fixture(scope="module")
+def doctor_more(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    cells = [DATA,                                                                           # 0
+             relu6(), train(ADAM, 3).replace("        optimizer.zero_grad()\n", ""),           # 1-2: run 1
+             relu6(), ZERO_AFTER_BACKWARD,                                                    # 3-4: no run
+             relu6(), ZERO_AFTER_BACKWARD.replace("zero_grad()", "zero_grad(set_to_none=False)"),  # 5-6: run 2
+             relu6(), train("torch.optim.SGD(model.parameters(), lr=10.0, momentum=0.9)", 2),  # 7-8: run 3
+             DROPOUT_MODEL, train(ADAM, 1), TEST_WITH_GRAD_TRAIN_MODE,                        # 9-11: run 4
+             FUNCTIONAL_DROPOUT, train(ADAM, 1)]                                              # 12-13: run 5
+    return _grade(write_notebook(tmp_path_factory.mktemp("doctor"), "doctor_more", cells))
+
+
+def test_no_zero_grad_for_epochs_is_replayed_not_flagged(doctor_more: dict[str, Any]) -> None:
+    """Three epochs without zero_grad(): the doctor says why; the proof replays the accumulation (no flag)."""
+    d = _one(doctor_more, "grad_not_zeroed", 0)
+    assert d["severity"] == "error"
+    run = doctor_more["runs"][0]
+    assert run["epochs_completed"] == 3 and run["proof"]["status"] == "verified", run["proof"]
+    assert {s["mode"] for s in run["proof"]["segments"]} == {"accumulate"} and len(run["proof"]["segments"]) == 2
+    assert not any(f["id"] == "training_unverified" for f in doctor_more["flags"]), doctor_more["flags"]
+
+
+def test_zero_grad_between_backward_and_step(doctor_more: dict[str, Any]) -> None:
+    idle = [d for d in diagnoses(doctor_more, "grad_zeroed_before_step") if d["run"] is None]
+    assert len(idle) == 1 and idle[0]["cell_index"] == 4 and idle[0]["severity"] == "error", idle
+    assert "between backward() and step()" in idle[0]["message"]["en"] and "zero_grad" in idle[0]["todo"]["ko"]
+    zeros = _one(doctor_more, "grad_zeroed_before_step", 1)  # set_to_none=False: a run whose gradients are all 0
+    assert zeros["evidence"]["grad_norm"] == 0.0 and len(zeros["evidence"]["sampled_steps"]) >= 2
+    assert not diagnoses(doctor_more, "chance_plateau", 1) and not diagnoses(doctor_more, "dead_relu", 1)
+
+
+def test_learning_rate_named_as_the_student_wrote_it(doctor_more: dict[str, Any]) -> None:
+    """SGD(lr=10, momentum=0.9) kills the network: the finding names lr 10, not the settled step lr/(1-momentum)."""
+    d = _one(doctor_more, "dead_relu", 2)
+    assert "(SGD, lr 10)" in d["message"]["en"] and "lr 100" not in d["message"]["en"], d["message"]
+
+
+def test_training_mode_test_cell_without_no_grad(doctor_more: dict[str, Any]) -> None:
+    d = _one(doctor_more, "train_mode_eval", 3)
+    assert d["evidence"]["cell_index"] == 11 and d["evidence"]["dropout"] == [0.5, 0.5]
+    assert "random units dropped" in d["message"]["en"] and "batch statistics" not in d["message"]["en"]
+
+
+def test_functional_dropout_that_ignores_eval(doctor_more: dict[str, Any]) -> None:
+    d = _one(doctor_more, "dropout_ignores_eval", 4)
+    assert d["severity"] == "warning" and "training=self.training" in d["todo"]["en"]
+    assert doctor_more["runs"][4]["accuracy"]["source"] == "grader"
+    assert not any(diagnoses(doctor_more, "dropout_ignores_eval", r) for r in (0, 1, 2, 3))

@@ -127,7 +127,7 @@ def test_conv_layers_are_read_with_their_kernels() -> None:
     assert arch.hidden_acts == ("relu", "relu") and arch.in_features == 784 and arch.input_shape == (1, 28, 28)
     assert arch.layers[0].label() == "Conv 1→8 3×3"
     assert "MaxPool 2" in arch.layers[0].decorations
-    assert arch.describe().startswith("Conv 1→8 3×3 · ReLU · MaxPool 2 → Conv 8→16 5×5 · ReLU")
+    assert arch.describe().startswith("Conv 1→8 3×3 · MaxPool 2 → Conv 8→16 5×5")
 
 
 def test_maxout_is_one_layer_and_handwritten_layout_is_read() -> None:

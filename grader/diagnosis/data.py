@@ -62,7 +62,7 @@ def inputs(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
     """Raw 0–255 training inputs; test-time inputs on another scale than training; train-mode evaluation."""
     out: list[Diagnosis] = []
     for model, events in _forwards(inp).items():
-        train = [e for e in events if e["grad"] and "max" in e]
+        train = [e for e in events if e["grad"] and "max" in e and not e.get("test_like")]
         er = _run_for(inp, model, max((int(e["cell"]) for e in train), default=0)) if train else None
         if er is None:
             continue
@@ -72,7 +72,7 @@ def inputs(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
                        for e in events if not e["grad"]]
             out.append(_unscaled(er, lo, hi, next((p for p in printed if p is not None), None)))
         seen: set[int] = set()
-        for ev in (e for e in events if not e["grad"]):
+        for ev in (e for e in events if not e["grad"] or e.get("test_like")):
             cell = inp.cell_index(int(ev["cell"]))
             if cell in seen:
                 continue
@@ -165,13 +165,17 @@ def _train_mode(er: EvaluatedRun, cell: int, ev: dict[str, Any]) -> Diagnosis:
     drops = ev.get("dropout") or []
     layers = ", ".join([f"{drops.count(p)} × Dropout(p={p:g})" for p in dict.fromkeys(drops)]
                        + ([f"{ev['batchnorm']} BatchNorm layer(s)"] if ev.get("batchnorm") else []))
+    what_en = " and ".join([*(["random units dropped"] if drops else []), *(["batch statistics used"]
+                                                                           if ev.get("batchnorm") else [])])
+    what_ko = ", ".join([*(["유닛을 무작위로 끔"] if drops else []),
+                         *(["batch 통계를 씀"] if ev.get("batchnorm") else [])])
     return Diagnosis(
         "train_mode_eval", "warning",
         text(f"cell index {cell} measured the model of {name(er)} in training mode (no model.eval()): {layers} "
-             f"stayed active (random units dropped, batch statistics used); {p_en}",
+             f"stayed active ({what_en}); {p_en}",
              f"셀 {cell}에서 {name(er)} 의 모델을 학습 모드로 평가했습니다 (model.eval() 없음): {layers} 가 켜진 "
              "채였습니다 "
-             f"(유닛을 무작위로 끄고 batch 통계를 씀). {p_ko}"),
+             f"({what_ko}). {p_ko}"),
         text("Call model.eval() before measuring test accuracy (and model.train() before training again).",
              "테스트 정확도를 재기 전에 model.eval() 을 호출하세요 (다시 학습할 때는 model.train())."),
         ev, run=er.run.index, cell_index=cell)

@@ -13,12 +13,14 @@ Rule = Callable[[DiagnosisInput, DiagnosisConfig], list[Diagnosis]]
 
 #: every rule, in the order findings are reported within a severity
 RULES: tuple[Rule, ...] = (
-    cells.task_cell_errors, gradients.grad_not_zeroed, training.lr_too_high, gradients.exploding,
+    cells.task_cell_errors, gradients.grad_not_zeroed, gradients.grad_zeroed_before_step,
+    training.lr_too_high, gradients.exploding,
     training.chance_plateau, training.wrong_optimizer, data.trained_on_test, data.inputs,
-    structure.output_layer, data.avg_cost_outside, gradients.dead_relu,
+    structure.output_layer, structure.dropout_ignores_eval, data.avg_cost_outside, gradients.dead_relu,
 )
 #: a finding on the left explains the ones on the right for the same run: those are folded into it
 _ROOT_CAUSES = {"grad_not_zeroed": ("lr_too_high", "exploding_gradients", "chance_plateau", "dead_relu"),
+                "grad_zeroed_before_step": ("chance_plateau", "dead_relu"),
                 "lr_too_high": ("exploding_gradients",), "chance_plateau": ("dead_relu",)}
 
 

@@ -36,6 +36,22 @@ def effective_lr(er: EvaluatedRun) -> float | None:
     return lr
 
 
+def lr_evidence(er: EvaluatedRun) -> dict[str, Any]:
+    """The optimizer's own ``lr`` (what the student typed) and, with momentum, the step size it settles to."""
+    lr, eff = lr_of(er), effective_lr(er)
+    return {"lr": lr, **({"effective_lr": eff} if eff is not None and lr is not None and eff != lr else {})}
+
+
+def lr_words(ev: dict[str, Any]) -> tuple[str, str]:
+    """``lr 10`` / ``lr 10 (with momentum: effective step 100)`` in English and Korean."""
+    lr, eff = ev.get("lr"), ev.get("effective_lr")
+    if lr is None:
+        return "?", "?"
+    if eff is None:
+        return f"{lr:g}", f"{lr:g}"
+    return f"{lr:g} (with momentum an effective step of {eff:g})", f"{lr:g} (momentum 포함 실제 step 크기 {eff:g})"
+
+
 def classes(er: EvaluatedRun) -> int | None:
     """Number of classes C (the output width) of a classifier run, when traced."""
     out = er.arch.out_features if er.arch else None

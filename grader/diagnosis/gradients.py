@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from grader.assignment.settings import DiagnosisConfig
+from grader.diagnosis.cells import run_task
 from grader.diagnosis.evidence import name
 from grader.diagnosis.model import Diagnosis, DiagnosisInput
 from grader.text import text
@@ -131,4 +132,55 @@ def dead_relu(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
                  "학습률을 낮추세요 (죽은 유닛은 거의 되살아나지 않습니다). LeakyReLU 는 0 아래에서도 작은 기울기를 "
                  "남깁니다."),
             ev, run=er.run.index))
+    return out
+
+
+_ORDER = text("Call optimizer.zero_grad() before cost.backward(), never between backward() and step() (the "
+              "lecture's order: zero_grad, forward, cost, backward, step).",
+              "optimizer.zero_grad() 는 cost.backward() 전에 호출하세요. backward() 와 step() 사이에서 호출하면 "
+              "안 됩니다 (강의 순서: zero_grad → forward → cost → backward → step).")
+
+
+def grad_zeroed_before_step(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
+    """``zero_grad()`` between ``backward()`` and ``step()``: every step sees no gradient, so nothing trains.
+
+    Evidence: with ``set_to_none=True`` (the default) the optimizer is stepped while none of its parameters has
+    a gradient although the model it holds was just back-propagated (``idle_step`` with shared parameters);
+    with ``set_to_none=False`` a recorded run whose every sampled gradient norm is exactly 0.
+    """
+    out = []
+    for k, events in _by_run(inp, "grads").items():
+        er = inp.run_by_index(k)
+        if er is None or len(events) < 2 or any(float(e["total"]) != 0.0 for e in events):
+            continue
+        out.append(Diagnosis(
+            "grad_zeroed_before_step", "error",
+            text(f"{name(er)}: at every sampled step ({len(events)}) the gradient was exactly 0 when step() ran: "
+                 "the gradients are cleared after backward() and before step() (zero_grad() in the wrong place), "
+                 "so the optimizer never moves the weights",
+                 f"{name(er)}: 표본 step {len(events)}개 모두에서 step() 시점의 기울기가 정확히 0 이었습니다: "
+                 "backward() 뒤, step() 전에 기울기를 지우고 있어서 (zero_grad() 위치가 틀림) 옵티마이저가 가중치를 "
+                 "전혀 움직이지 않습니다"),
+            _ORDER, {"sampled_steps": [int(e["step"]) for e in events], "grad_norm": 0.0}, run=k))
+    by_opt: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for ev in inp.doctor_events("idle_step"):
+        if ev.get("loss") is not None and ev.get("shared_params"):
+            by_opt[int(ev["opt"])].append(ev)
+    for opt, evs in by_opt.items():
+        n = max(int(e["n"]) for e in evs)
+        if n < 2:
+            continue
+        cls = inp.recording.optimizers.get(opt, {}).get("torch_cls", "?")
+        cell = inp.cell_index(int(evs[0]["cell"]))
+        out.append(Diagnosis(
+            "grad_zeroed_before_step", "error",
+            text(f"cell index {cell} called step() on {cls} {n} times, each time right after the gradients of the "
+                 f"{evs[0].get('model_cls') or 'model'} it holds were computed and then cleared: zero_grad() "
+                 "between backward() and step() throws the gradients away, so this model never trained (no run "
+                 "was recorded)",
+                 f"셀 {cell}에서 {cls} 의 step() 을 {n}번 호출했는데, 매번 그 옵티마이저가 가진 "
+                 f"{evs[0].get('model_cls') or '모델'} 의 기울기를 계산한 직후 지웠습니다: backward() 와 step() "
+                 "사이의 zero_grad() 가 기울기를 버리므로 이 모델은 전혀 학습되지 않았습니다 (기록된 학습 없음)"),
+            _ORDER, {"optimizer": cls, "idle_steps": n, "loss": float(evs[-1]["loss"])}, cell_index=cell,
+            task=run_task(inp, int(evs[0]["cell"]))))
     return out

@@ -1,4 +1,5 @@
-"""The model's output end: an activation after the output layer, softmax/log_softmax before the loss."""
+"""The model's output end: an activation after the output layer, softmax/log_softmax before the loss; a model
+that stays random in eval mode."""
 
 from __future__ import annotations
 
@@ -67,3 +68,27 @@ def _finding(er: EvaluatedRun) -> Diagnosis | None:
                  "CrossEntropyLoss 에는 logit 을, log_softmax 에는 NLLLoss 를 짝지으세요."),
             ev, run=er.run.index)
     return None
+
+
+def dropout_ignores_eval(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
+    """The model is random in eval mode: a functional dropout without ``training=self.training``."""
+    out = []
+    for er in inp.runs:
+        if not er.random_in_eval:
+            continue
+        kernel = f"{er.kernel_accuracy:.4f}" if er.kernel_accuracy is not None else "?"
+        graded = f"{er.accuracy:.4f}" if er.accuracy is not None else "?"
+        out.append(Diagnosis(
+            "dropout_ignores_eval", "warning",
+            text(f"{name(er)}: in eval mode the model gave two different outputs for the same images, so something "
+                 "random still runs at test time — usually F.dropout(x, p) without training=self.training, which "
+                 f"model.eval() cannot switch off; the notebook's own eval-mode accuracy was {kernel}, the grader "
+                 f"measured {graded} with dropout off",
+                 f"{name(er)}: eval 모드에서 같은 이미지에 대해 모델 출력이 두 번 달랐습니다. 테스트 때도 무작위 "
+                 "연산이 남아 있다는 뜻으로, 대개 training=self.training 없이 쓴 F.dropout(x, p) 때문입니다 "
+                 f"(model.eval() 로 꺼지지 않음). 노트북의 eval 모드 정확도는 {kernel}, 채점기가 dropout 을 끄고 잰 "
+                 f"정확도는 {graded} 입니다"),
+            text("Use nn.Dropout(p) as a layer, or F.dropout(x, p, training=self.training).",
+                 "nn.Dropout(p) 층을 쓰거나 F.dropout(x, p, training=self.training) 으로 쓰세요."),
+            {"kernel_accuracy": er.kernel_accuracy, "grader_accuracy": er.accuracy}, run=er.run.index))
+    return out

@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.cells import task_sections
-from grader.diagnosis.evidence import ADAPTIVE, chance_loss, classes, effective_lr, name, smoothed, steps_per_epoch
+from grader.diagnosis.evidence import (
+    ADAPTIVE,
+    chance_loss,
+    classes,
+    effective_lr,
+    lr_evidence,
+    lr_of,
+    lr_words,
+    name,
+    smoothed,
+    steps_per_epoch,
+)
 from grader.diagnosis.gradients import dead_units
 from grader.diagnosis.model import Diagnosis, DiagnosisInput, Severity
 from grader.text import Text, text
@@ -32,7 +43,7 @@ def lr_too_high(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
         if found is None:
             continue
         severity, what, evidence = found
-        lr = effective_lr(er)
+        lr = lr_of(er)
         out.append(Diagnosis(
             "lr_too_high", severity,
             text(f"{name(er)}: {what['en']}: the learning rate is too high for this model and optimizer, so steps "
@@ -41,7 +52,7 @@ def lr_too_high(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
                  "가중치가 발산합니다"),
             text(f"Lower the learning rate (e.g. ÷10{f': lr={lr / 10:g}' if lr else ''}) and train again.",
                  f"학습률을 낮추고 (예: ÷10{f', lr={lr / 10:g}' if lr else ''}) 다시 학습하세요."),
-            {**evidence, "lr": lr, "optimizer": er.run.torch_class}, run=er.run.index))
+            {**evidence, **lr_evidence(er), "optimizer": er.run.torch_class}, run=er.run.index))
     return out
 
 
@@ -142,14 +153,14 @@ def _plateau_cause(inp: DiagnosisInput, er: EvaluatedRun, cfg: DiagnosisConfig, 
     dead = dead_units(inp, er)
     if dead is not None and dead["share"] >= cfg.dead_relu_fraction:
         return "dead_relu", ev | {"dead": dead["dead"], "units": dead["units"], "dead_step": dead["step"],
-                                  "lr": effective_lr(er)}
+                                  **lr_evidence(er)}
     before = [v for v in values[:start] if v is not None]
     if before and max(before) > cfg.spike_factor * (chance_loss(er) or 1.0):
-        return "lr_too_high", ev | {"peak_before": max(before), "lr": effective_lr(er)}
+        return "lr_too_high", ev | {"peak_before": max(before), **lr_evidence(er)}
     lr = effective_lr(er)
     limit = cfg.small_lr_adaptive if er.run.torch_class in ADAPTIVE else cfg.small_lr_sgd
     if lr is not None and lr <= limit:
-        return "lr_too_small", ev | {"lr": lr, "small_lr_limit": limit}
+        return "lr_too_small", ev | lr_evidence(er) | {"small_lr_limit": limit}
     return "unknown", ev
 
 
@@ -197,7 +208,8 @@ def _plateau_diagnosis(er: EvaluatedRun, severity: Severity, ev: dict[str, Any])
     cause = ev["cause"]
     why, todo = _CAUSE[cause]
     ratio = ev.get("grad_ratio_first_last")
-    fill = {"ratio": f"{ratio:.1e}" if ratio is not None else "?", "lr": f"{ev.get('lr') or 0:g}",
+    lr_en, lr_ko = lr_words(ev)
+    fill = {"ratio": f"{ratio:.1e}" if ratio is not None else "?",
             "peak": f"{ev.get('peak_before') or 0:.4g}", "dead": ev.get("dead"), "units": ev.get("units"),
             "dead_step": (ev.get("dead_step") or 0) + 1}
     left_en = ", and it never left the plateau" if ev["stuck"] else ", until Adam's per-parameter steps caught up"
@@ -213,8 +225,8 @@ def _plateau_diagnosis(er: EvaluatedRun, severity: Severity, ev: dict[str, Any])
                 "부터) "
                 f"무작위 수준인 ln({c}) = {ev['chance_loss']:.4f} ({c}개 클래스를 고르게 찍는 loss) 에 머물렀습니다")
     return Diagnosis("chance_plateau", severity,
-                     text(head["en"] + "; " + why["en"].format(**fill, left=left_en),
-                          head["ko"] + ". " + why["ko"].format(**fill, left=left_ko)),
+                     text(head["en"] + "; " + why["en"].format(**fill, lr=lr_en, left=left_en),
+                          head["ko"] + ". " + why["ko"].format(**fill, lr=lr_ko, left=left_ko)),
                      todo, ev, run=er.run.index)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from grader.data.provider import DataProvider
 from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
-from grader.evaluation.rebuild import UnverifiableModel, evaluate_export
+from grader.evaluation.rebuild import UnverifiableModel, error_line, evaluate_export
 from grader.evaluation.replay import verify_run
 from grader.evaluation.runs import EvaluatedRun
 from grader.recording.architecture import analyse
@@ -91,7 +91,7 @@ def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bo
     try:
         result = verify_run(run, recording.proofs, export_dir, split, rng)
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        return {"status": "not_replay_verified", "reason": f"the replay failed: {type(exc).__name__}: {exc}",
+        return {"status": "not_replay_verified", "reason": f"the replay failed: {error_line(exc)}",
                 "segments": []}
     return result.to_dict() if result is not None else None
 
@@ -99,6 +99,7 @@ def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bo
 def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Callable[[bool], Any]) -> None:
     """Accuracy from the rebuilt model, else the in-kernel one marked unverified; trace mismatch note."""
     er.kernel_accuracy = rec.get("kernel_accuracy")
+    er.random_in_eval = rec.get("random_in_eval") is True
     res = evaluate_export(rec, export_dir, *_data(split, False)) if rec.get("weights_file") else \
         {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
     if res["accuracy"] is not None:

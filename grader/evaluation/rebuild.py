@@ -36,6 +36,12 @@ class UnverifiableModel(GraderError):
         self.reason = reason
 
 
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (torch appends C++ stack frames that nobody should read)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 def safe_load(path: Path, data: bytes | None = None) -> Any:
     """``torch.load(..., weights_only=True, map_location="cpu")`` of ``path`` (or of its bytes, already read).
 
@@ -45,10 +51,7 @@ def safe_load(path: Path, data: bytes | None = None) -> Any:
     try:
         return torch.load(io.BytesIO(data) if data is not None else path, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnverifiableModel(
-            f"weights file {path.name} could not be loaded safely ({type(exc).__name__}: {first_line})"
-        ) from exc
+        raise UnverifiableModel(f"weights file {path.name} could not be loaded safely ({error_line(exc)})") from exc
 
 
 def load_weights(path: Path) -> dict[str, Tensor]:
@@ -196,6 +199,8 @@ REPLAY: dict[str, Op] = {
 
 
 def _dropout_on(xs: list[Tensor], n: Node, ts: dict[str, Tensor], train: bool) -> Tensor:
+    if n.attrs.get("feature"):  # Dropout2d/1d: one draw per channel, as F.dropout2d draws it
+        return torch.feature_dropout(xs[0], float(n.attrs["p"]), True)
     return F.dropout(xs[0], float(n.attrs["p"]), training=True)  # CPU: the kernel's own mask draw, same RNG
 
 
@@ -362,5 +367,5 @@ def evaluate_export(
     except UnverifiableModel as exc:
         return {"accuracy": None, "verified": False, "reason": exc.reason}
     except (RuntimeError, ValueError, TypeError, IndexError, KeyError) as exc:
-        return {"accuracy": None, "verified": False, "reason": f"forward pass failed: {type(exc).__name__}: {exc}"}
+        return {"accuracy": None, "verified": False, "reason": f"forward pass failed: {error_line(exc)}"}
     return {"accuracy": accuracy, "verified": True, "reason": None}

@@ -14,6 +14,7 @@ something the grader does not rebuild) is "not replay-verified", with the reason
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 from collections.abc import Callable
@@ -42,6 +43,9 @@ Split = Callable[[bool], tuple[Tensor, Tensor]]
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     name: getattr(torch.optim, name) for name in
     ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD")}
+#: how the student's loop treats gradients between steps, tried in this order until one reproduces the checkpoint
+LoopMode = Literal["zero_grad", "accumulate", "zeroed_before_step"]
+LOOP_MODES: tuple[LoopMode, ...] = ("zero_grad", "accumulate", "zeroed_before_step")
 WEIGHT_TOL = 2e-2      # ‖replayed − checkpoint‖ / ‖movement‖, per tensor (honest runs: docs/measurements.md)
 LOSS_TOL = 1e-3        # relative, per step (honest runs: ≤ 1e-6)
 FIRST_LOSS_TOL = 1e-4  # the first step's loss: a deterministic forward pass from the checkpoint
@@ -114,7 +118,9 @@ def _optimizer(seg: dict[str, Any], blob: dict[str, Any], tensors: dict[str, Ten
     try:
         groups = [{"params": [tensors[keys[i]] for i in g["params"]]} for g in state["param_groups"]]
         opt = cls(groups)  # type: ignore[call-arg]  # the torch subclasses take defaults of their own
-        opt.load_state_dict(state)
+        # a copy: load_state_dict keeps same-device tensors as they are, and the steps update them in place,
+        # so a second attempt (gradients accumulating) would start from the first attempt's end state
+        opt.load_state_dict(copy.deepcopy(state))
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
         raise NotReplayable(f"the optimizer state could not be restored ({type(exc).__name__}: {exc})") from exc
     return opt
@@ -150,7 +156,7 @@ def _rel(a: float, b: float) -> float:
 
 def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[str, Tensor],
            split: tuple[Tensor, Tensor], recorded: list[float | None],
-           accumulate: bool) -> tuple[dict[str, Tensor], float]:
+           mode: LoopMode) -> tuple[dict[str, Tensor], float]:
     """Re-execute the segment's steps from its start tensors ``begin``; the reached tensors and max loss deviation."""
     tensors = {k: v.clone() for k, v in begin.items()}
     for k, v in tensors.items():
@@ -180,9 +186,13 @@ def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[
         else:
             if want is not None:
                 dev = max(dev, _rel(float(loss.detach()), want))
-            if not accumulate:
+            if mode == "zero_grad":
                 opt.zero_grad(set_to_none=True)
             loss.backward()
+            if mode == "zeroed_before_step":  # zero_grad(set_to_none=False) between backward() and step()
+                for v in tensors.values():
+                    if v.grad is not None:
+                        v.grad.zero_()
         for g, lr in zip(opt.param_groups, lrs[i] if i < len(lrs) else [], strict=False):
             g["lr"] = float(lr)
         opt.step()
@@ -239,15 +249,15 @@ def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: t
         raise NotReplayable("the run diverged in this segment (NaN/inf): not re-executed")
     best: SegmentCheck | None = None
     threads = torch.get_num_threads()
-    for accumulate in (False, True):  # a loop without zero_grad() accumulates: replay it as it ran
+    for mode in LOOP_MODES:  # a loop without zero_grad() accumulates, one with it misplaced steps on zeros
         torch.set_num_threads(1)  # as the kernels train (one thread each): the same float order, mostly exact
         try:
-            reached, loss_dev = _steps(graph, seg, blob, begin, split, recorded, accumulate)
+            reached, loss_dev = _steps(graph, seg, blob, begin, split, recorded, mode)
         finally:
             torch.set_num_threads(threads)
         dev = _weight_dev(reached, begin, end)
         check = SegmentCheck(int(seg.get("segment", 0)), int(seg["start_step"]), int(seg["n_steps"]), dev, loss_dev,
-                             "accumulate" if accumulate else "zero_grad", False)
+                             mode, False)
         check.ok = check.weight_dev <= WEIGHT_TOL and check.loss_dev <= LOSS_TOL
         if best is None or check.weight_dev < best.weight_dev:
             best = check
@@ -298,6 +308,9 @@ def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: 
                 return result
     except NotReplayable as exc:
         return ProofResult("not_replay_verified", str(exc), result.segments)
+    except UnverifiableModel as exc:  # a training-time op the replay does not re-execute (BatchNorm momentum=None)
+        return ProofResult("not_replay_verified", f"the training step cannot be re-executed: {exc.reason}",
+                           result.segments)
     except Contradiction as exc:
         return ProofResult("unverified", str(exc), result.segments)
     return _check_final(result, graph, run, export_dir, data, segs[0].get("normalize"))

@@ -27,6 +27,8 @@ class EvaluatedRun:
     # proof of training (grader.evaluation.replay.ProofResult.to_dict()): status verified / not_replay_verified /
     # unverified, reason, segments re-trained with their deviations; None for a run that never stepped
     proof: dict[str, Any] | None = None
+    # the kernel's model gave two different outputs for one batch in eval mode (a dropout that ignores eval())
+    random_in_eval: bool = False
 
     @property
     def label(self) -> str:

@@ -7,7 +7,7 @@ reshapes, residual adds. BatchNorm and Dropout never count as layers; hidden lay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from grader.recording.graph import OPS, Graph, Node, try_parse
@@ -30,11 +30,15 @@ class Layer:
     decorations: tuple[str, ...]
     kernel: tuple[int, ...] = ()
     pieces: int = 1
+    stride: int = 1
+    dilation: int = 1
 
     def label(self) -> str:
         """``Conv 1→32 3×3`` / ``Linear 784→256`` / ``Maxout 256→128 (k=2)``."""
         if self.kind == "conv":
-            return f"Conv {self.n_in}→{self.n_out} {'×'.join(str(k) for k in self.kernel)}"
+            extra = "".join(f" {name} {v}" for name, v in (("stride", self.stride), ("dilation", self.dilation))
+                            if v != 1)
+            return f"Conv {self.n_in}→{self.n_out} {'×'.join(str(k) for k in self.kernel)}{extra}"
         if self.kind == "maxout":
             return f"Maxout {self.n_in}→{self.n_out} (k={self.pieces})"
         return f"Linear {self.n_in}→{self.n_out}"
@@ -49,6 +53,7 @@ class Architecture:
     unsupported: tuple[str, ...]
     n_params: int
     input_shape: tuple[int, ...] | None
+    input_ops: tuple[str, ...] = ()               # decorations before the first layer (input BatchNorm, Dropout)
 
     @property
     def affine(self) -> tuple[tuple[int, int], ...]:
@@ -96,8 +101,9 @@ class Architecture:
         return only or "mixed"
 
     def decorations(self) -> list[str]:
-        """Distinct decorations of the hidden layers, in order of first appearance."""
-        return list(dict.fromkeys(d for layer in self.layers[:-1] for d in layer.decorations))
+        """Distinct decorations of the input and the hidden layers, in order of first appearance."""
+        return list(dict.fromkeys([*(f"input {d}" for d in self.input_ops),
+                                   *(d for layer in self.layers[:-1] for d in layer.decorations)]))
 
     def describe(self) -> str:
         """E.g. ``784→256×6→10 (LeakyReLU ×6 · BatchNorm · Dropout 0.2)``; conv layers spelled out."""
@@ -105,19 +111,19 @@ class Architecture:
             return "no affine layers traced"
         convs = [layer for layer in self.layers if layer.kind == "conv"]
         dense = [layer for layer in self.layers if layer.kind != "conv"]
-        parts = [" · ".join([c.label(), *([ACTIVATION_NAMES.get(c.activation, c.activation)] if c.activation else []),
-                             *c.decorations]) for c in convs]
+        parts = [" · ".join([c.label(), *c.decorations]) for c in convs]  # activations: counted in the ()
         if dense:
             parts.append(_dense_text(dense))
-        acts = [ACTIVATION_NAMES.get(a, a) if a else "none" for a in self.hidden_acts]
+        acts = [ACTIVATION_NAMES.get(a, a) if a else "no activation" for a in self.hidden_acts]
         counts = ", ".join(f"{a} ×{acts.count(a)}" for a in dict.fromkeys(acts))
         inner = " · ".join(x for x in [counts or "no hidden layer", *self._dense_decorations()] if x)
         out = f", then {'+'.join(ACTIVATION_NAMES.get(o, o) for o in self.output_ops)}" if self.output_ops else ""
         return f"{' → '.join(parts)} ({inner}{out})"
 
     def _dense_decorations(self) -> list[str]:
-        return list(dict.fromkeys(d for layer in self.layers[:-1] if layer.kind != "conv"
-                                  for d in layer.decorations if d != "Flatten"))
+        return list(dict.fromkeys([*(f"input {d}" for d in self.input_ops if d != "Flatten"),
+                                   *(d for layer in self.layers[:-1] if layer.kind != "conv"
+                                     for d in layer.decorations if d != "Flatten")]))
 
     def to_dict(self) -> dict[str, Any]:
         return {"hidden_layers": self.hidden, "widths": list(self.widths), "in": self.in_features,
@@ -149,7 +155,7 @@ def _decoration(node: Node, graph: Graph, maxout_nodes: set[int]) -> str | None:
     """How a non-affine op after a layer is shown (None: not worth naming)."""
     a = node.attrs
     if node.op == "dropout":
-        return f"Dropout {a['p']:g}"
+        return f"Dropout{'2d' if a.get('feature') else ''} {a['p']:g}"
     if node.op in ("batch_norm", "layer_norm"):
         return node.spec.label
     if node.op in ("max_pool", "avg_pool"):
@@ -193,8 +199,9 @@ def _maxouts(graph: Graph) -> dict[int, tuple[int, set[int]]]:
         else:
             src = graph.nodes[n.inputs[0]]
             dim = int(n.attrs["dim"])
+            dim += (len(src.shape) + 1) if dim < 0 and src.shape else 0  # ``max(-1)``: the batch dim counts too
             pieces = src.shape[dim - 1] if src.shape and 0 < dim <= len(src.shape) else 1
-            pieces *= 1 if len(parts) == 1 else len(parts)
+            pieces *= 1 if len(parts) == 1 or src.op in ("stack", "cat") else len(parts)  # stacked: counted once
         out[n.id] = (max(pieces, len(parts)), parts)
     return out
 
@@ -238,7 +245,10 @@ def _layers(graph: Graph, maxouts: dict[int, tuple[int, set[int]]]) -> list[tupl
             kind = "maxout"
             end_shape = graph.nodes[end].shape
             n_out = end_shape[-1] if end_shape else n_out
-        out.append((Layer(kind, n_in, n_out, None, (), kernel, pieces), end))
+        conv = node.op == "conv"
+        out.append((Layer(kind, n_in, n_out, None, (), kernel, pieces,
+                          stride=max(node.attrs["stride"] or [1]) if conv else 1,
+                          dilation=max(node.attrs["dilation"] or [1]) if conv else 1), end))
     return out
 
 
@@ -256,15 +266,29 @@ def analyse_graph(graph: Graph) -> Architecture:
         decos = tuple(dict.fromkeys(d for n in after if (d := _decoration(n, graph, maxout_nodes))))
         if k == len(raw) - 1:
             output_ops = tuple(acts)
-            layers.append(Layer(layer.kind, layer.n_in, layer.n_out, None, decos, layer.kernel, layer.pieces))
+            layers.append(replace(layer, decorations=decos))
             continue
         act = next((a for a in acts if a in HIDDEN_ACTIVATIONS), "maxout" if layer.kind == "maxout" else None)
         if layer.kind == "maxout":
             decos = (f"Maxout k={layer.pieces}", *decos)
-        layers.append(Layer(layer.kind, layer.n_in, layer.n_out, act, decos, layer.kernel, layer.pieces))
+        layers.append(replace(layer, activation=act, decorations=decos))
     inputs = [n for n in graph.nodes if n.op == "input"]
     input_shape = inputs[0].shape if inputs else None
-    return Architecture(tuple(layers), output_ops, tuple(graph.unsupported), graph.n_params(), input_shape)
+    return Architecture(tuple(layers), output_ops, tuple(graph.unsupported), graph.n_params(), input_shape,
+                        _input_ops(graph, consumers, maxout_nodes))
+
+
+def _input_ops(graph: Graph, consumers: dict[int, list[int]], maxout_nodes: set[int]) -> tuple[str, ...]:
+    """Decorations of the input itself: the ops no affine layer feeds (a BatchNorm or Dropout on the pixels)."""
+    fed: set[int] = set()
+    todo = [i for n in graph.nodes if n.kind == "affine" for i in consumers[n.id]]
+    while todo:
+        i = todo.pop()
+        if i not in fed:
+            fed.add(i)
+            todo.extend(consumers[i])
+    before = [n for n in graph.nodes if n.kind not in ("affine", "input") and n.id not in fed]
+    return tuple(dict.fromkeys(d for n in before if (d := _decoration(n, graph, maxout_nodes)) and d != "Flatten"))
 
 
 def analyse(graph: dict[str, Any] | None) -> Architecture | None:

@@ -46,7 +46,7 @@ OPS: dict[str, OpSpec] = {
                                                ("momentum", "num?"),
                                                ("training", "bool"))),
     "layer_norm": OpSpec("norm", "LayerNorm", (*_NORM, ("normalized_shape", "ints"))),
-    "dropout": OpSpec("dropout", "Dropout", (("p", "float"),)),
+    "dropout": OpSpec("dropout", "Dropout", (("p", "float"), ("feature", "bool?"))),
     "relu": OpSpec("activation", "ReLU"), "sigmoid": OpSpec("activation", "Sigmoid"),
     "tanh": OpSpec("activation", "Tanh"),
     "leaky_relu": OpSpec("activation", "LeakyReLU", (("negative_slope", "float"),)),

@@ -52,6 +52,7 @@ class Probe:
         self.pending_loss: torch.Tensor | None = None
         self.trace_wanted = True
         self.last_trace: dict[str, Any] | None = None
+        self.root_inputs: list[Any] = []          # what the models were last called with, until the next trace
         self.current_iter = -1
         self.iter_count = 0
         self.iter_norm: dict[int, list[float] | None] = {}
@@ -84,6 +85,9 @@ class Probe:
                 self.proof.model_input(args)
             except Exception as exc:
                 self.error("proof_input", exc)
+        if self.depth == 1 and self.trace_wanted and args and isinstance(args[0], torch.Tensor) \
+                and not isinstance(mod, torch.nn.modules.loss._Loss):
+            self.root_inputs = [*self.root_inputs[-3:], args[0]]
         if self.depth == 1 and id(mod) not in self.roots:
             try:
                 self.new_root(mod, args)
@@ -222,7 +226,9 @@ class Probe:
                 if self.trace_wanted and tensors.grad_fn is not None:
                     self.trace_wanted = False
                     modules = [m for r in self.roots.values() for m in r.modules()]
-                    self.last_trace = sys.modules["_grader_probe_graph"].trace_graph(tensors, modules)
+                    self.last_trace = sys.modules["_grader_probe_graph"].trace_graph(tensors, modules,
+                                                                                     self.root_inputs)
+                    self.root_inputs = []
         except Exception as exc:
             self.error("backward", exc)
         return self.originals["backward"](tensors, *args, **kwargs)

@@ -6,9 +6,10 @@ model, so a training step costs one set lookup more. Everything goes out as ``do
 (``kind`` = ``forward`` | ``grads`` | ``grad_carry`` | ``idle_step``); the grader's ``grader.diagnosis``
 turns them into findings.
 
-* ``forward``: the first few outermost forward calls of each model, with and without autograd: input range
-  (pixels 0–255 or scaled?), train/eval mode, and the Dropout/BatchNorm layers a train-mode call under
-  ``torch.no_grad()`` (a test-accuracy cell without ``model.eval()``) leaves active.
+* ``forward``: the first few outermost forward calls of each model, with and without autograd, and the first
+  few with autograd on a batch over twice the training batch (``test_like``: a test cell without
+  ``torch.no_grad()``): input range (pixels 0–255 or scaled?), train/eval mode, and the Dropout/BatchNorm layers
+  a train-mode test-time call (a test-accuracy cell without ``model.eval()``) leaves active.
 * ``grads``: on sampled steps, just before ``optimizer.step()``: the gradient norm over the small tensors (biases,
   the output layer: exploding?) and, per 1-D parameter (a bias), how many entries have exactly zero gradient
   (a ReLU unit inactive on the whole batch has a zero bias gradient: dead units).
@@ -46,6 +47,8 @@ class Doctor:
         self.losses: set[int] = set()                  # ids of loss modules (roots too, but not models)
         self.segments: dict[tuple[Any, ...], torch.Tensor] = {}  # bias sizes -> segment id of each entry
         self.last_root: Any = None                     # the model of the latest forward call with autograd
+        self.batch: dict[int, int] = {}                # id(module) -> batch size of its first autograd call
+        self.big: dict[int, int] = {}                  # id(module) -> test-like autograd samples left
 
     # ------------------------------------------------------------------ forward calls
     def root_forward(self, mod: Any, args: Any) -> None:
@@ -57,12 +60,17 @@ class Doctor:
             if n > 0:
                 self.left[key] = n - 1
                 self.sample(mod, args, grad, key)
+            elif grad and self.big.get(id(mod), FORWARD_SAMPLES) > 0 and args and isinstance(args[0], torch.Tensor) \
+                    and args[0].dim() and args[0].shape[0] > 2 * self.batch.get(id(mod), 1 << 62):
+                # a call with autograd on a much larger batch than training's: a test-accuracy cell without no_grad
+                self.big[id(mod)] = self.big.get(id(mod), FORWARD_SAMPLES) - 1
+                self.sample(mod, args, grad, key, test_like=True)
             if grad and id(mod) not in self.losses:
                 self.last_root = mod  # resolved (compile wrapper, id) only at an idle step: Module getattr is slow
         except Exception as exc:
             self.p.error("doctor_root", exc)
 
-    def sample(self, mod: Any, args: Any, grad: bool, key: tuple[int, bool]) -> None:
+    def sample(self, mod: Any, args: Any, grad: bool, key: tuple[int, bool], test_like: bool = False) -> None:
         """One ``forward`` event: input range, mode, and the layers a no-grad train-mode call leaves active."""
         try:
             if isinstance(mod, torch.nn.modules.loss._Loss):
@@ -75,7 +83,11 @@ class Doctor:
             if x is not None and x.is_floating_point() and x.numel():
                 lo, hi = torch.aminmax(x.detach())
                 ev.update(min=float(lo), max=float(hi), shape=list(x.shape))
-            if not grad and mod.training:
+                if grad and not test_like and x.dim():
+                    self.batch.setdefault(id(mod), int(x.shape[0]))
+            if test_like:
+                ev["test_like"] = True
+            if (not grad or test_like) and mod.training:
                 ev["active"] = self.active_layers(mod)
             self.p.emit("doctor", kind="forward", **ev)
         except Exception as exc:

@@ -43,8 +43,9 @@ class _FnTrace(TorchFunctionMode):
         elif name in _FN_CONV and len(args) > 1:
             self.ops.append({"op": "conv", "weight_shape": list(args[1].shape)})
         elif name in _FN_MATMUL | {"addmm"} and len(args) > 1:
-            w = next((a for a in args[:3] if isinstance(a, torch.Tensor) and self._is_param(a)), None)
-            if w is not None and w.dim() == 2:
+            # the 2-d parameter: ``addmm(b, x, W)`` names the 1-d bias first
+            w = next((a for a in args[:3] if isinstance(a, torch.Tensor) and a.dim() == 2 and self._is_param(a)), None)
+            if w is not None:
                 self.ops.append({"op": "linear", "weight_shape": list(w.shape), "matmul": True})
 
     def _is_param(self, t: torch.Tensor) -> bool:
@@ -85,6 +86,23 @@ def _kernel_accuracy(model: Any, shape: list[int], norm: Any, test: Any) -> floa
         model.train(was_training)
 
 
+def _random_in_eval(model: Any, shape: list[int], norm: Any, test: Any) -> bool:
+    """Two eval-mode passes over the same 64 test images disagree: something random ignores ``eval()``
+    (``F.dropout(x, p)`` without ``training=self.training``)."""
+    dev = next(model.parameters()).device
+    x = test[0][:64].float() / 255.0
+    x = ((x - norm[0]) / norm[1] if norm else x).reshape(-1, *shape[1:]).to(dev)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            a, b = model(x), model(x)
+        a, b = (a[0], b[0]) if isinstance(a, (tuple, list)) else (a, b)
+        return not torch.equal(a, b)
+    finally:
+        model.train(was_training)
+
+
 def _fn_affine(model: Any, shape: list[int]) -> list[dict[str, Any]]:
     dev = next(model.parameters()).device
     tracer = _FnTrace({id(p) for p in model.parameters()})
@@ -120,7 +138,8 @@ def _export_run(P: Any, k: int, run: dict[str, Any], out_dir: str, test: Any) ->
         rec["errors"].append("model re-trained by a later run: in-kernel accuracy not measured")
     elif model is not None and shape:
         for field, fn in (("fn_affine", lambda: _fn_affine(model, shape)),
-                          ("kernel_accuracy", lambda: _kernel_accuracy(model, shape, rec["normalize"], test))):
+                          ("kernel_accuracy", lambda: _kernel_accuracy(model, shape, rec["normalize"], test)),
+                          ("random_in_eval", lambda: _random_in_eval(model, shape, rec["normalize"], test))):
             try:
                 rec[field] = fn()
             except Exception as exc:

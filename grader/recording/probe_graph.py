@@ -70,19 +70,29 @@ def _plain(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, torch.SymInt):
-        return int(v)
+        v = int(v)
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 1 << 63:
+        return v - (1 << 64)  # a negative dim (``max(-1)``) is saved as an unsigned 64-bit int
     return v if isinstance(v, (int, float, bool, str)) or v is None else repr(v)
 
 
 def _leaf(fn: Any) -> tuple[torch.Tensor, bool] | None:
-    """(leaf parameter, transposed) if this graph input is a trainable leaf (maybe seen through ``.t()``)."""
-    name = type(fn).__name__
-    if name == "AccumulateGrad":
-        return fn.variable, False
-    if name in _WEIGHT_VIEWS | _PARAM_VIEWS and fn.next_functions:
-        inner = fn.next_functions[0][0]
-        if inner is not None and type(inner).__name__ == "AccumulateGrad":
-            return inner.variable, name in _WEIGHT_VIEWS
+    """(leaf parameter, transposed) if this graph input is a trainable leaf, maybe seen through views.
+
+    ``F.linear(x, W.t())`` of a plain ``(in, out)`` tensor reaches the leaf through two transposes:
+    the parity of the transposes on the way says the layout.
+    """
+    transposed = False
+    for _ in range(4):
+        name = type(fn).__name__
+        if name == "AccumulateGrad":
+            return fn.variable, transposed
+        if name not in _WEIGHT_VIEWS | _PARAM_VIEWS or not fn.next_functions or len(fn.next_functions) != 1:
+            return None
+        transposed ^= name in _WEIGHT_VIEWS
+        fn = fn.next_functions[0][0]
+        if fn is None:
+            return None
     return None
 
 
@@ -108,10 +118,23 @@ def _find_loss(root: Any) -> tuple[Any, str | None]:
     return root, None
 
 
+def _affine_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float] | None:
+    """Scalars (a, b) with ``y = a·x + b`` elementwise (float32 rounding allowed), else None."""
+    xm, ym = x.mean(), y.mean()
+    var = float(((x - xm) ** 2).mean())
+    if var == 0.0:
+        return None
+    a = float(((x - xm) * (y - ym)).mean()) / var
+    b = float(ym) - a * float(xm)
+    if float((a * x + b - y).abs().max()) > 1e-5 * (float(y.abs().max()) + 1.0):
+        return None
+    return a, (b if abs(b) > 1e-7 * (abs(float(ym)) + 1.0) else 0.0)
+
+
 class _Builder:
     """Turns backward nodes into forward op nodes; remembers the tensors they reference."""
 
-    def __init__(self, modules: list[Any]) -> None:
+    def __init__(self, modules: list[Any], roots: list[torch.Tensor] | None = None) -> None:
         self.nodes: list[dict[str, Any]] = []
         self.ids: dict[Any, int] = {}
         self.tensors: dict[str, torch.Tensor] = {}      # key -> live tensor (params, buffers) or a copy (consts)
@@ -121,6 +144,7 @@ class _Builder:
         self.owner = {id(p): m for m in modules for p in m.parameters(recurse=False)}
         self.norms = [m for m in modules if isinstance(getattr(m, "running_mean", None), torch.Tensor)]
         self.dropouts = [m for m in modules if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+        self.roots = [r for r in roots or [] if isinstance(r, torch.Tensor) and r.is_floating_point()]
 
     # ------------------------------------------------------------ tensors and shapes
     def key(self, t: torch.Tensor, kind: str, copy: bool = False) -> str:
@@ -145,8 +169,38 @@ class _Builder:
         if self.batch is None and isinstance(saved, torch.Tensor) and saved.dim():
             self.batch = int(saved.shape[0])
         if shape not in self.inputs:
-            self.inputs[shape] = self.add({"op": "input", "in": [], "shape": list(shape)})
+            node = self.add({"op": "input", "in": [], "shape": list(shape)})
+            for spec in self.input_ops(saved) if isinstance(saved, torch.Tensor) else []:
+                node = self.add({**spec, "in": [node], "shape": list(shape)})
+            self.inputs[shape] = node
         return self.inputs[shape]
+
+    def input_ops(self, saved: torch.Tensor) -> list[dict[str, Any]]:
+        """Ops the model applied to its input that autograd cannot see (the input needs no gradient).
+
+        The first layer saw ``saved``; the model was called with one of ``self.roots``. Equal: nothing.
+        ``saved = x · mask`` with a 0 / 1/(1−p) mask: an input Dropout. ``saved = a·x + b``: scaling
+        inside ``forward`` (``x / 255``, ``(x − m) / s``). Anything else cannot be rebuilt.
+        """
+        s = saved.detach().reshape(saved.shape[0], -1).double() if saved.dim() else None
+        cands = [r.detach().reshape(r.shape[0], -1).double() for r in self.roots
+                 if r.dim() and s is not None and r.shape[0] == s.shape[0] and r.numel() == s.numel()]
+        if s is None or not cands or any(torch.equal(r, s) for r in cands):
+            return []
+        for r in cands:
+            live = r != 0
+            p = self.input_dropout_p(r, s) if bool((s[~live] == 0).all()) and bool(live.any()) else None
+            if p is not None:
+                return [{"op": "dropout", "p": p}]
+            fit = _affine_fit(r, s)
+            if fit is not None:
+                a, b = fit
+                return [{"op": "mul", "other": self.key(torch.tensor(a), "c", copy=True), "other_first": False,
+                         "alpha": 1}] * (abs(a - 1.0) > 1e-7) + \
+                    [{"op": "add", "other": self.key(torch.tensor(b), "c", copy=True), "other_first": False,
+                      "alpha": 1}] * (b != 0.0)
+        return [{"op": "unsupported", "name": "the model changes its input before the first layer in a way the "
+                 "training graph does not record"}]
 
     def add(self, node: dict[str, Any]) -> int:
         node["id"] = len(self.nodes)
@@ -224,6 +278,19 @@ class _Builder:
         p = 1.0 - 1.0 / float(vals[-1])
         return next((float(m.p) for m in self.dropouts if abs(float(m.p) - p) < 1e-5), round(p, 6))
 
+    def input_dropout_p(self, r: torch.Tensor, s: torch.Tensor) -> float | None:
+        """p when ``s = r · mask`` with mask values 0 and one 1/(1−p) (float32 rounding allowed)."""
+        live = r != 0
+        ratio = s[live] / r[live]
+        kept = ratio[ratio.abs() > 1e-6]
+        if not kept.numel() or kept.numel() == ratio.numel():
+            return None
+        v = float(kept.median())
+        if v <= 1.0 or float((kept - v).abs().max()) > 1e-6 * v:
+            return None
+        p = 1.0 - 1.0 / v
+        return next((float(m.p) for m in self.dropouts if abs(float(m.p) - p) < 1e-5), round(p, 6))
+
     def merge(self, fn: Any, name: str, slots: list[Any]) -> dict[str, Any]:
         op = _MERGES[name]
         data = [s[1] for s in slots if s[0] == "data"]
@@ -238,8 +305,9 @@ class _Builder:
         if op in ("mul", "div") and isinstance(saved, torch.Tensor) and data:
             if op == "mul" and saved.dim() and int(saved.shape[0]) == self.batch and saved.numel() > 1:
                 p = self.dropout_p(saved)
-                if p is not None:
-                    return {"op": "dropout", "in": data, "p": p}
+                if p is not None:  # a (N, C, 1, 1) mask drops whole channels: Dropout2d / Dropout1d
+                    feature = saved.dim() > 2 and all(int(d) == 1 for d in saved.shape[2:])
+                    return {"op": "dropout", "in": data, "p": p, **({"feature": True} if feature else {})}
             elif saved.numel() <= _CONST_LIMIT and (not saved.dim() or int(saved.shape[0]) != self.batch):
                 return {"op": op, "in": data, "other": self.key(saved, "c", copy=True), "other_first": not first,
                         "alpha": alpha}
@@ -332,11 +400,13 @@ class _Builder:
                 node.update({"op": "identity", "in": [src["id"]], "shape": src["shape"], "id": nid})
 
 
-def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None) -> dict[str, Any]:
+def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None,
+                roots: list[torch.Tensor] | None = None) -> dict[str, Any]:
     """The op graph of whatever produced ``loss`` (see the module docstring).
 
     ``modules`` are the recorded models' modules, used to read what the graph does not keep (a
-    LayerNorm's eps, a Dropout's p, BatchNorm running statistics). Returns the JSON-able ``graph``
+    LayerNorm's eps, a Dropout's p, BatchNorm running statistics); ``roots`` the tensors the models were
+    last called with (what the model did to them before its first layer). Returns the JSON-able ``graph``
     (``nodes``, ``output``, ``loss``, ``batch``, ``tensors``: key -> shape), the referenced
     ``tensors`` by key, the ids of the parameters and the affine layers' weights in forward order (for gradient norms).
     """
@@ -347,7 +417,7 @@ def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None) -> dict[st
         if loss_kind == "nll" and data and type(data[0]).__name__ == "LogSoftmaxBackward0":
             loss_kind, data = "cross_entropy", [f for f, _ in data[0].next_functions if f is not None]
         node = data[0] if data and _leaf(data[0]) is None else None
-    b = _Builder(list(modules or []))
+    b = _Builder(list(modules or []), roots)
     if node is not None:
         b.shape(node)  # the batch size, from the model's output
         b.visit(node)

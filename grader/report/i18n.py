@@ -126,6 +126,8 @@ _UI: dict[str, dict[str, str]] = {
 DIAGNOSIS_NAMES: dict[str, dict[str, str]] = {
     "grad_not_zeroed": {"ko": "기울기를 0 으로 초기화하지 않음 (zero_grad 없음)",
                         "en": "Gradients never zeroed (no zero_grad)"},
+    "grad_zeroed_before_step": {"ko": "backward 와 step 사이의 zero_grad (기울기를 버림)",
+                                "en": "zero_grad() between backward() and step()"},
     "lr_too_high": {"ko": "학습률이 너무 큼", "en": "Learning rate too high"},
     "chance_plateau": {"ko": "loss 가 무작위 수준 ln(C) 에 머묾", "en": "Loss stuck at the chance plateau ln(C)"},
     "exploding_gradients": {"ko": "기울기 폭주", "en": "Exploding gradients"},
@@ -134,6 +136,7 @@ DIAGNOSIS_NAMES: dict[str, dict[str, str]] = {
     "test_preprocessing_differs": {"ko": "테스트 전처리가 학습과 다름",
                                    "en": "Test preprocessing differs from training"},
     "train_mode_eval": {"ko": "학습 모드로 테스트 정확도 측정", "en": "Test accuracy measured in training mode"},
+    "dropout_ignores_eval": {"ko": "eval 모드에서도 켜지는 dropout", "en": "Dropout still active in eval mode"},
     "softmax_before_ce": {"ko": "loss 앞의 softmax", "en": "Softmax before the loss"},
     "activation_after_output": {"ko": "출력층 뒤의 활성화 함수", "en": "Activation after the output layer"},
     "avg_cost_outside_loop": {"ko": "avg_cost 누적이 루프 밖에 있음", "en": "avg_cost summed outside the loop"},
