@@ -20,6 +20,7 @@ from scenarios import (
     DROPOUT_MODEL,
     LECTURE_TEST_ACCURACY,
     NEW_MODEL_IDLE_SGD,
+    NO_DATALOADER_TRAIN,
     NO_ZERO_GRAD,
     RAW_PIXELS_TRAIN,
     RELU_AFTER_OUTPUT,
@@ -228,6 +229,12 @@ class FDrop(torch.nn.Module):
 model = FDrop().to(device)"""
 
 
+# the slide's test tensors, sliced into shuffled mini-batches: no DataLoader says which split this is
+TEST_TENSORS_TRAIN = NO_DATALOADER_TRAIN.format(epochs=2).replace(
+    "mnist_train.data.float().view(-1, 28 * 28) / 255.",
+    "mnist_test.test_data.view(-1, 28 * 28).float() / 255.").replace("mnist_train.targets", "mnist_test.test_labels")
+
+
 @pytest.fixture(scope="module")
 def doctor_more(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cells = [DATA,                                                                           # 0
@@ -236,7 +243,9 @@ def doctor_more(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
              relu6(), ZERO_AFTER_BACKWARD.replace("zero_grad()", "zero_grad(set_to_none=False)"),  # 5-6: run 2
              relu6(), train("torch.optim.SGD(model.parameters(), lr=10.0, momentum=0.9)", 2),  # 7-8: run 3
              DROPOUT_MODEL, train(ADAM, 1), TEST_WITH_GRAD_TRAIN_MODE,                        # 9-11: run 4
-             FUNCTIONAL_DROPOUT, train(ADAM, 1)]                                              # 12-13: run 5
+             FUNCTIONAL_DROPOUT, train(ADAM, 1),                                              # 12-13: run 5
+             relu6(), TEST_TENSORS_TRAIN,                                                     # 14-15: run 6
+             relu6(), NO_DATALOADER_TRAIN.format(epochs=1)]                                   # 16-17: run 7
     return _grade(write_notebook(tmp_path_factory.mktemp("doctor"), "doctor_more", cells))
 
 
@@ -276,3 +285,12 @@ def test_functional_dropout_that_ignores_eval(doctor_more: dict[str, Any]) -> No
     assert d["severity"] == "warning" and "training=self.training" in d["todo"]["en"]
     assert doctor_more["runs"][4]["accuracy"]["source"] == "grader"
     assert not any(diagnoses(doctor_more, "dropout_ignores_eval", r) for r in (0, 1, 2, 3))
+
+
+def test_training_on_test_tensors_without_a_dataloader(doctor_more: dict[str, Any]) -> None:
+    """Shuffled slices of mnist_test.test_data: the images are recognised as the test split's."""
+    d = _one(doctor_more, "trained_on_test", 5)
+    assert d["evidence"]["epochs_on_test"] == [1, 2] and d["evidence"]["accuracy_unseen"] is not None
+    flag = next(f for f in doctor_more["flags"] if f["id"] == "trained_on_test")
+    assert 6 in flag["evidence"]["runs"] and 7 not in flag["evidence"]["runs"], flag  # mnist_train: not flagged
+    assert not diagnoses(doctor_more, "trained_on_test", 6)

@@ -78,8 +78,16 @@ def _cell_error(inp: DiagnosisInput, task: str, index: int, error: dict[str, Any
     line = int(found.group(1) or found.group(2)) if found else None
     n = task_number(inp, task)
     what = f"{ename}: {evalue}" if evalue else ename
-    clause = text(f"task {n}'s cell index {index} raised {what}, so that cell's work never happened",
-                  f"과제 {n}의 셀 {index}에서 {what} 오류가 나서 그 셀이 하려던 일이 일어나지 않았습니다")
+    in_cell = [r for r in trained if any(er.run.index == r and inp.cell_index(er.run.cell) == index
+                                         for er in inp.runs)]
+    if in_cell:  # the cell trained before it failed (e.g. a print after the first epoch)
+        clause = text(f"task {n}'s cell index {index} raised {what} after it had started training (run(s) "
+                      f"{', '.join(str(r + 1) for r in in_cell)}), so the rest of that cell never ran",
+                      f"과제 {n}의 셀 {index}에서 학습을 시작한 뒤 (실행 {', '.join(str(r + 1) for r in in_cell)}) "
+                      f"{what} 오류가 나서 그 셀의 나머지는 실행되지 않았습니다")
+    else:
+        clause = text(f"task {n}'s cell index {index} raised {what}, so that cell's work never happened",
+                      f"과제 {n}의 셀 {index}에서 {what} 오류가 나서 그 셀이 하려던 일이 일어나지 않았습니다")
     if trained:
         runs = ", ".join(str(r + 1) for r in trained)
         rest = text(f"; the cells after it still ran, with whatever was defined before it (run(s) {runs} trained "

@@ -36,12 +36,12 @@ def grad_not_zeroed(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis
         trend = " → ".join(f"{m:.2f}" for m in means[:4]) if means else "none recorded"
         out.append(Diagnosis(
             "grad_not_zeroed", "error",
-            text(f"{name(er)}: the gradients were never zeroed: when step {first['step'] + 1}'s gradient arrived, "
+            text(f"{name(er)}: the gradients were not zeroed between steps: when step {first['step'] + 1}'s gradient arrived, "
                  f"`.grad` still held {first['carried']:.4g} (norm) from the steps before, and the new "
                  f"{first['new']:.4g} was added to it (seen at {len(carried)} of {len(events)} sampled steps). Without "
                  "`optimizer.zero_grad()` every backward adds to all earlier gradients, so the steps grow and point "
                  f"the wrong way; epoch mean losses: {trend}",
-                 f"{name(er)}: 기울기가 한 번도 0 으로 초기화되지 않았습니다. step {first['step'] + 1} 의 기울기가 "
+                 f"{name(er)}: step 사이에 기울기가 0 으로 초기화되지 않았습니다. step {first['step'] + 1} 의 기울기가 "
                  "들어올 때 "
                  f"`.grad` 에는 이전 step 들의 값 {first['carried']:.4g} (norm) 이 남아 있었고, 새 기울기 "
                  f"{first['new']:.4g} 가 그 위에 더해졌습니다 (표본 step {len(events)}개 중 {len(carried)}개). "

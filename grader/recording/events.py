@@ -134,7 +134,11 @@ class Recording:
         return {r.opt_id for r in self.runs if r.steps}
 
     def train_size(self) -> int | None:
-        sizes = [d["n_items"] for d in self.datasets if d.get("split") == "train"]
+        return self.split_size("train")
+
+    def split_size(self, split: str) -> int | None:
+        """Images in the served split (the largest dataset of that split the notebook created)."""
+        sizes = [d["n_items"] for d in self.datasets if d.get("split") == split]
         return max(sizes) if sizes else None
 
 
@@ -314,22 +318,31 @@ def _epochs(run: Run, rec: Recording) -> list[Epoch]:
             groups[-1][1].append(loss)
         else:
             groups.append((it, [loss]))
+    seen = _seen_split(run, rec)
     if groups and all(it == -1 for it, _ in groups):
-        return _chunked(run, rec)
+        return _chunked(run, rec, seen)
     epochs: list[Epoch] = []
     for it, losses in groups:
         info = rec.loaders.get(it, {})
         length = info.get("len")
         complete = it != -1 and length is not None and len(losses) >= length
-        epochs.append(Epoch(len(epochs), _mean(losses), len(losses), complete, info.get("split")))
+        epochs.append(Epoch(len(epochs), _mean(losses), len(losses), complete, info.get("split") or seen))
     return epochs
 
 
-def _chunked(run: Run, rec: Recording) -> list[Epoch]:
-    size, batch = rec.train_size(), run.batch
+def _seen_split(run: Run, rec: Recording) -> str | None:
+    """'test' when the images the model trained on were the test split's (the kernel's ``test_rows``)."""
+    shares = [float(e["test_rows"]) for e in rec.doctor if e.get("kind") == "forward" and e.get("grad")
+              and e.get("model") == run.model_id and isinstance(e.get("test_rows"), (int, float))
+              and not e.get("test_like") and (e.get("shape") or [None])[0] == run.batch]
+    return "test" if shares and max(shares) >= 0.5 else None
+
+
+def _chunked(run: Run, rec: Recording, split: str | None) -> list[Epoch]:
+    size, batch = rec.split_size(split or "train"), run.batch
     if not size or not batch:
-        return [Epoch(0, _mean(run.losses), run.steps, False, None)]
+        return [Epoch(0, _mean(run.losses), run.steps, False, split)]
     per = max(1, size // batch)
     return [Epoch(i // per, _mean(run.losses[i:i + per]), len(run.losses[i:i + per]),
-                  len(run.losses[i:i + per]) == per, None)
+                  len(run.losses[i:i + per]) == per, split)
             for i in range(0, run.steps, per)]

@@ -23,6 +23,7 @@ turns them into findings.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -32,6 +33,19 @@ STEPS = frozenset({0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000})
 FORWARD_SAMPLES = 3  # outermost forward calls sampled per model, with and without autograd each
 _NORM_MAX = 1 << 14  # gradient norms are sampled over tensors of at most this many elements
 _STOCHASTIC = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+
+
+_SIG_WEIGHTS = torch.randint(0, 1 << 20, (2, 784), generator=torch.Generator().manual_seed(20261201))
+
+
+def _signatures(masks: torch.Tensor) -> list[tuple[int, int]]:
+    """Two exact integer hashes per row of a (N, 784) boolean mask."""
+    out: list[tuple[int, int]] = []
+    for start in range(0, masks.shape[0], 2048):  # int64 (2048, 784) at a time
+        m = masks[start:start + 2048].long()
+        a, b = (m * _SIG_WEIGHTS[0]).sum(1).tolist(), (m * _SIG_WEIGHTS[1]).sum(1).tolist()
+        out.extend(zip(a, b, strict=True))
+    return out
 
 
 class Doctor:
@@ -49,6 +63,7 @@ class Doctor:
         self.last_root: Any = None                     # the model of the latest forward call with autograd
         self.batch: dict[int, int] = {}                # id(module) -> batch size of its first autograd call
         self.big: dict[int, int] = {}                  # id(module) -> test-like autograd samples left
+        self.test_sigs: set[tuple[int, int]] | None = None  # background signatures of the served test images
 
     # ------------------------------------------------------------------ forward calls
     def root_forward(self, mod: Any, args: Any) -> None:
@@ -85,6 +100,9 @@ class Doctor:
                 ev.update(min=float(lo), max=float(hi), shape=list(x.shape))
                 if grad and not test_like and x.dim():
                     self.batch.setdefault(id(mod), int(x.shape[0]))
+                    share = self.test_share(x)
+                    if share is not None:
+                        ev["test_rows"] = share
             if test_like:
                 ev["test_like"] = True
             if (not grad or test_like) and mod.training:
@@ -92,6 +110,34 @@ class Doctor:
             self.p.emit("doctor", kind="forward", **ev)
         except Exception as exc:
             self.p.error("doctor_forward", exc)
+
+    def test_share(self, x: torch.Tensor) -> float | None:
+        """Share of a training batch's images that are test-split images, however they were scaled or gathered.
+
+        An image's signature is its background: which pixels are at the image's minimum (0 in the raw file, 0
+        after ``ToTensor``, −m/s after ``Normalize``), hashed exactly in integers; the served test split's
+        signatures are computed once. Catches training on ``mnist_test.test_data`` slices or a TensorDataset
+        of them, which no DataLoader split tells.
+        """
+        rows = x.detach().reshape(x.shape[0], -1) if x.dim() >= 2 else None
+        if rows is None or rows.shape[1] != 784 or rows.device.type != "cpu":
+            return None
+        if self.test_sigs is None:
+            self.test_sigs = self._load_test_sigs()
+        if not self.test_sigs:
+            return None
+        mine = _signatures(rows == rows.min(dim=1, keepdim=True).values)
+        return sum(1 for s in mine if s in self.test_sigs) / max(1, len(mine))
+
+    def _load_test_sigs(self) -> set[tuple[int, int]]:
+        root = self.p.cfg.get("mnist_root")
+        path = os.path.join(root, "MNIST", "raw", "t10k-images-idx3-ubyte") if root else ""
+        if not path or not os.path.exists(path):
+            return set()
+        with open(path, "rb") as fh:
+            data = bytearray(fh.read())
+        images = torch.frombuffer(data, dtype=torch.uint8, offset=16).view(-1, 784)
+        return set(_signatures(images == 0))
 
     def active_layers(self, mod: Any) -> dict[str, Any]:
         """Dropout probabilities and BatchNorm layers still in training mode (cached per model)."""
