@@ -36,8 +36,8 @@ def grad_not_zeroed(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis
         trend = " → ".join(f"{m:.2f}" for m in means[:4]) if means else "none recorded"
         out.append(Diagnosis(
             "grad_not_zeroed", "error",
-            text(f"{name(er)}: the gradients were not zeroed between steps: when step {first['step'] + 1}'s gradient arrived, "
-                 f"`.grad` still held {first['carried']:.4g} (norm) from the steps before, and the new "
+            text(f"{name(er)}: the gradients were not zeroed between steps: when step {first['step'] + 1}'s gradient "
+                 f"arrived, `.grad` still held {first['carried']:.4g} (norm) from the steps before, and the new "
                  f"{first['new']:.4g} was added to it (seen at {len(carried)} of {len(events)} sampled steps). Without "
                  "`optimizer.zero_grad()` every backward adds to all earlier gradients, so the steps grow and point "
                  f"the wrong way; epoch mean losses: {trend}",
