@@ -81,6 +81,8 @@ def measure(args: argparse.Namespace, kind: str) -> None:
     name = "6×256 ReLU MLP" if kind == "mlp" else "6×256 BatchNorm+ReLU+Dropout MLP"
     print(f"probe overhead: {100 * (b - a) / a:+.1f} % per step ({name}, Adam, batch 100, "
           f"{args.threads} CPU thread(s), in-memory DataLoader)")
+    lo_a, lo_b = min(without), min(with_probe)  # the fastest block of each: least touched by other load
+    print(f"fastest blocks: {lo_a:.3f} → {lo_b:.3f} ms ({100 * (lo_b - lo_a) / lo_a:+.1f} %)")
 
 
 if __name__ == "__main__":
