@@ -124,7 +124,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
         recording = load_recording(space.events, sub.notebook, facts_token=report.facts_token)
         t_eval = time.monotonic()
         preload.join()
-        runs = _evaluate(recording, space.probe, provider, root)
+        runs = _evaluate(recording, space.probe, provider, root, proof=opts.proof)
         ctx = _context(assignment, rubric, runs, recording, report, sub, mode)
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
         checks = explain_checks(score_checks(rubric, ctx, flags), ctx.diagnoses)
@@ -160,11 +160,12 @@ def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions) -> tuple[Exec
     return report, exec_opts, space.box.info
 
 
-def _evaluate(recording: Recording, probe_dir: Path, provider: DataProvider, root: Path | None) -> list[EvaluatedRun]:
+def _evaluate(recording: Recording, probe_dir: Path, provider: DataProvider, root: Path | None,
+              proof: bool = True) -> list[EvaluatedRun]:
     """Trusted evaluation of every run in this process (evaluation stage)."""
     from grader.evaluation.evaluate import evaluate_runs  # torch: imported while the kernel ran (_preload)
 
-    return evaluate_runs(recording, probe_dir, provider, root)
+    return evaluate_runs(recording, probe_dir, provider, root, proof=proof)
 
 
 def _context(assignment: Assignment, rubric: Rubric, runs: list[EvaluatedRun], recording: Recording,

@@ -72,7 +72,7 @@ def test_swapped_checkpoints_are_caught_and_earn_nothing(swapped: dict[str, Any]
     assert relu["proof"]["status"] == "unverified", relu["proof"]
     assert sig["proof"]["status"] == "verified", sig["proof"]
     f = flag(swapped, "training_unverified")
-    assert f is not None and f["evidence"]["run"] == 0 and "re-trained" in f["message"], summary(swapped)
+    assert f is not None and f["evidence"]["run"] == 0 and "sha256 differs" in f["message"], summary(swapped)
     six = check(swapped, "t1.six_hidden")
     assert six["status"] == "fail" and six["points"] == 0 and "training_unverified" in six["message"], summary(swapped)
     assert check(swapped, "t2.sigmoid_model")["status"] == "pass", summary(swapped)

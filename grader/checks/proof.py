@@ -20,9 +20,9 @@ def proof_flags(ctx: CheckContext) -> list[Flag]:
         if proof.get("status") == "unverified":
             flags.append(make_flag(
                 "training_unverified", text(
-                    f"{er.label}: the grader re-trained it from its own checkpoints and got something else: "
-                    f"{proof.get('reason')}; the run's training claims earn nothing",
-                    f"{er.label}: 채점기가 체크포인트에서 직접 다시 학습했더니 다른 결과가 나왔습니다: "
+                    f"{er.label}: the grader could not confirm that it trained: {proof.get('reason')}; the run's "
+                    "training claims earn nothing",
+                    f"{er.label}: 채점기가 이 실행의 학습을 확인하지 못했습니다: "
                     f"{proof.get('reason')}. 이 실행의 학습 결과는 점수를 받지 못합니다"),
                 untrusted={"runs": [er.run.index]}, run=er.run.index, proof=proof))
     return flags

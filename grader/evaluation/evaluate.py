@@ -39,8 +39,11 @@ _NO_DATA = "the assignment's data provider has no dataset the grader can evaluat
 
 
 def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider,
-                  root: Path | None) -> list[EvaluatedRun]:
-    """Measure accuracy and gradient flow for each run; never raises for a student's model."""
+                  root: Path | None, proof: bool = True) -> list[EvaluatedRun]:
+    """Measure accuracy and gradient flow for each run; never raises for a student's model.
+
+    ``proof``: the kernel wrote checkpoints (``GradeOptions.proof``), so a long run without any is a contradiction.
+    """
     # each split is read only if a run needs it, and once (the full train split is 47 MB)
     split = functools.cache(lambda train: provider.split(root, train))
     if not recording.runs or split(False) is None:
@@ -64,7 +67,11 @@ def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
-        er.proof = _prove(run, recording, export_dir, split, rng)
+        er.proof = _prove(run, recording, export_dir, split, rng, proof)
+        if rec is not None and rec.get("weights_changed") is False and er.proof is not None:
+            er.proof = {**er.proof, "status": "unverified", "reason": (
+                f"its weights never changed over its {run.steps} optimizer steps (lr=0, gradients cleared before "
+                "step(), or a step() that changes nothing): nothing was trained")}
         out.append(er)
     return out
 
@@ -86,10 +93,10 @@ def _without_data(run: Run) -> EvaluatedRun:
 
 
 def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bool], Any],
-           rng: random.Random) -> dict[str, Any] | None:
+           rng: random.Random, expected: bool) -> dict[str, Any] | None:
     """The run's proof of training as JSON; a replay that crashes is 'not replay-verified', never a grade error."""
     try:
-        result = verify_run(run, recording.proofs, export_dir, split, rng)
+        result = verify_run(run, recording.proofs, export_dir, split, rng, expected=expected)
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         return {"status": "not_replay_verified", "reason": f"the replay failed: {error_line(exc)}",
                 "segments": []}

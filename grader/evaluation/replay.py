@@ -36,6 +36,7 @@ from grader.evaluation.rebuild import (
 )
 from grader.recording.events import Run
 from grader.recording.graph import Graph, GraphError, parse_graph
+from grader.recording.probe_proof import SEGMENT_STEPS
 
 ProofStatus = Literal["verified", "not_replay_verified", "unverified"]
 Split = Callable[[bool], tuple[Tensor, Tensor]]
@@ -167,9 +168,12 @@ def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[
     index, rng, lrs, start = seg.get("index") or [], blob["rng"], seg.get("lr") or [], int(seg["start_step"])
     if len(index) < int(seg["n_steps"]) or len(rng) < int(seg["n_steps"]):
         raise NotReplayable("the segment's batch indices or RNG states are incomplete")
-    dev = 0.0
+    dev, fps, hps = 0.0, seg.get("fp") or [], seg.get("hp") or []
     for i in range(int(seg["n_steps"])):
         x, y = _batch(split, _index(index[i]), seg.get("normalize"))
+        if i < len(fps) and fps[i] is not None and not _same_input(x, fps[i]):
+            raise NotReplayable(f"at step {start + i + 1} the model was fed something other than the grader's copy of "
+                                "its batch (preprocessing in the loop, e.g. normalising X, or noise)")
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(rng[i])
             if i == 0:  # the checkpoint was taken after this step's forward pass: keep its buffers
@@ -195,17 +199,35 @@ def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[
                         v.grad.zero_()
         for g, lr in zip(opt.param_groups, lrs[i] if i < len(lrs) else [], strict=False):
             g["lr"] = float(lr)
+        for g, hp in zip(opt.param_groups, hps[i] if i < len(hps) else [], strict=False):
+            _set_scheduled(g, hp)
         opt.step()
     return tensors, dev
 
 
-def _first_loss_problem(loss: float, want: float | None, x: Tensor, fp: Any, step: int) -> None:
-    """Why the first replayed loss differs: the data the kernel fed (not replayable) or the checkpoint (forged)."""
+def _set_scheduled(group: dict[str, Any], hp: Any) -> None:
+    """Momentum / betas as the kernel's scheduler had set them for this step (numbers only)."""
+    if not isinstance(hp, dict):
+        return
+    m, betas = hp.get("momentum"), hp.get("betas")
+    if "momentum" in group and isinstance(m, (int, float)) and not isinstance(m, bool):
+        group["momentum"] = float(m)
+    if "betas" in group and isinstance(betas, list) and len(betas) == 2 and all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas):
+        group["betas"] = (float(betas[0]), float(betas[1]))
+
+
+def _same_input(x: Tensor, fp: Any) -> bool:
+    """Whether batch ``x`` has the kernel's model-input fingerprint ``fp`` (sum, sum of squares)."""
     xd = x.double()
     ours = [float(xd.sum()), float((xd * xd).sum())]
-    same_input = isinstance(fp, list) and len(fp) == 2 and all(
+    return isinstance(fp, list) and len(fp) == 2 and all(
         isinstance(v, (int, float)) and abs(a - v) <= 1e-5 * max(abs(v), 1.0) for a, v in zip(ours, fp, strict=True))
-    if same_input:
+
+
+def _first_loss_problem(loss: float, want: float | None, x: Tensor, fp: Any, step: int) -> None:
+    """Why the first replayed loss differs: the data the kernel fed (not replayable) or the checkpoint (forged)."""
+    if _same_input(x, fp):
         raise Contradiction(f"at step {step + 1} the checkpoint's weights give loss {loss:.6f} on the very batch the "
                             f"model was fed, but the recorded loss is {want}")
     raise NotReplayable(f"the first replayed loss {loss:.6f} is not the recorded {want}: the loop feeds the model "
@@ -234,8 +256,11 @@ def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: t
     """Re-train one checkpointed segment (plain steps, else with gradients accumulating) and compare."""
     name = seg.get("file")
     path = (export_dir / str(name)).resolve()
-    if not isinstance(name, str) or export_dir.resolve() not in path.parents or not path.is_file():
-        raise NotReplayable(f"checkpoint {name!r} is missing")
+    if not isinstance(name, str) or export_dir.resolve() not in path.parents:
+        raise NotReplayable(f"checkpoint {name!r} is not a file of the export folder")
+    if not path.is_file():  # the kernel streamed its event after writing it: only the notebook can have removed it
+        raise Contradiction(f"checkpoint {name} was written at step {int(seg['start_step']) + 1} and is gone "
+                            "(removed by the notebook)")
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != seg.get("sha256"):
         raise Contradiction(f"checkpoint {name} is not the file the kernel wrote at step {int(seg['start_step']) + 1} "
@@ -280,11 +305,18 @@ def _final_loss(graph: Graph, run: Run, export_dir: Path, split: tuple[Tensor, T
 
 
 def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: Split,
-               rng: random.Random, max_segments: int = 2) -> ProofResult | None:
-    """The proof of training of one run (None for a run that never stepped)."""
+               rng: random.Random, max_segments: int = 2, expected: bool = True) -> ProofResult | None:
+    """The proof of training of one run (None for a run that never stepped).
+
+    ``expected``: the kernel's checkpoints were on, so every run of at least ``SEGMENT_STEPS`` steps streamed
+    a checkpoint or the reason it has none; silence means the notebook switched them off.
+    """
     if not run.steps:
         return None
     mine = [p for p in proofs if p.get("run") == run.index]
+    if expected and not mine and run.steps >= SEGMENT_STEPS:
+        return ProofResult("unverified", f"no checkpoint and no reason for having none was streamed for its "
+                                         f"{run.steps} steps: the notebook switched the grader's checkpoints off")
     segs = [p for p in mine if p.get("replayable") and isinstance(p.get("n_steps"), int)]
     if not segs:
         why = next((str(p.get("reason")) for p in mine if not p.get("replayable")), None)

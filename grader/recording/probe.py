@@ -53,6 +53,7 @@ class Probe:
         self.trace_wanted = True
         self.last_trace: dict[str, Any] | None = None
         self.root_inputs: list[Any] = []          # what the models were last called with, until the next trace
+        self.train_calls: dict[int, int] = {}     # id(module) -> outermost forward calls in training mode
         self.current_iter = -1
         self.iter_count = 0
         self.iter_norm: dict[int, list[float] | None] = {}
@@ -80,13 +81,16 @@ class Probe:
     # ---------------------------------------------------------------- modules
     def forward_pre(self, mod: Any, args: Any) -> None:
         self.depth += 1
-        if self.depth == 1 and self.proof is not None and self.proof.wants_input():
+        if self.depth != 1 or isinstance(mod, torch.nn.modules.loss._Loss):
+            return  # a loss module's input is the model's output, not a model input
+        if self.proof is not None and self.proof.wants_input():
             try:
                 self.proof.model_input(args)
             except Exception as exc:
                 self.error("proof_input", exc)
-        if self.depth == 1 and self.trace_wanted and args and isinstance(args[0], torch.Tensor) \
-                and not isinstance(mod, torch.nn.modules.loss._Loss):
+        if mod.training:  # training-mode calls per model: BatchNorm updates between steps
+            self.train_calls[id(mod)] = self.train_calls.get(id(mod), 0) + 1
+        if self.trace_wanted and args and isinstance(args[0], torch.Tensor):
             self.root_inputs = [*self.root_inputs[-3:], args[0]]
         if self.depth == 1 and id(mod) not in self.roots:
             try:
@@ -144,6 +148,8 @@ class Probe:
             k = self.opt_runs.get(id(opt))
             if k is None:
                 k = self.new_run(opt)
+                tensors = self.runs[k]["tensors"]  # their fingerprint before the first update
+                self.runs[k]["fp0"] = sys.modules["_grader_probe_graph"].fingerprint(tensors) if tensors else None
             run = self.runs[k]
             if run["steps"] < self.cfg.get("grad_steps", 3) and run["weights"]:
                 grads = [w.grad for w in run["weights"]]
@@ -222,7 +228,7 @@ class Probe:
     def backward(self, tensors: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             if isinstance(tensors, torch.Tensor) and tensors.numel() == 1:
-                self.pending_loss = tensors.detach()
+                self.pending_loss = tensors.detach().clone()  # a copy: the student's tensor can be edited in place
                 if self.trace_wanted and tensors.grad_fn is not None:
                     self.trace_wanted = False
                     modules = [m for r in self.roots.values() for m in r.modules()]
@@ -231,7 +237,13 @@ class Probe:
                     self.root_inputs = []
         except Exception as exc:
             self.error("backward", exc)
-        return self.originals["backward"](tensors, *args, **kwargs)
+        out = self.originals["backward"](tensors, *args, **kwargs)
+        if self.proof is not None and self.proof.active:
+            try:
+                self.proof.after_backward()
+            except Exception as exc:
+                self.error("proof_backward", exc)
+        return out
 
     # ---------------------------------------------------------------- data
     def loader_iter(self, loader: Any, it: Any) -> Any:

@@ -132,6 +132,8 @@ def _export_run(P: Any, k: int, run: dict[str, Any], out_dir: str, test: Any) ->
             rec["graph"], rec["weights_file"] = run["graph"], f"run{k}.pt"
         except Exception as exc:
             rec["errors"].append(f"weights: {type(exc).__name__}: {exc}")
+    if run.get("fp0") is not None:  # a run whose every step left the weights as they were trained nothing
+        rec["weights_changed"] = sys.modules["_grader_probe_graph"].fingerprint(run["tensors"]) != run["fp0"]
     model = P.roots.get(run["model"]) if run["model"] is not None else None
     shape = P.root_shapes.get(run["model"]) if model is not None else None
     if "snapshot" in run:

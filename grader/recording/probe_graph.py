@@ -429,3 +429,13 @@ def trace_graph(loss: torch.Tensor, modules: list[Any] | None = None,
     params = {id(t) for k, t in b.tensors.items() if k[0] == "p"}
     return {"graph": graph, "tensors": b.tensors, "param_ids": params, "weights": weights,
             "loss": loss_kind, "batch": b.batch}
+
+
+def fingerprint(tensors: dict[str, torch.Tensor]) -> list[float]:
+    """Sum and sum of squares of every parameter (``p`` keys) in float64: whether training moved them."""
+    out: list[float] = []
+    for key in sorted(tensors):
+        if key.startswith("p"):
+            t = tensors[key].detach().double()
+            out += [float(t.sum()), float((t * t).sum())]
+    return out

@@ -43,6 +43,8 @@ class Proof:
         self.done: dict[int, int] = {}                 # run -> segments written
         self.epochs: dict[int, tuple[int, int]] = {}   # run -> (last iterator, epochs begun)
         self.refused: set[int] = set()
+        self.fetches: dict[int, int] = {}                # id(dataset) -> batches fetched from it
+        self.run_fetch: dict[int, int] = {}              # run -> that count at its previous step
         self.last_fp: list[float] | None = None   # (sum, sum of squares) of the last model input
         self.fp_iter = -2
 
@@ -64,9 +66,51 @@ class Proof:
     def fetched(self, it: Any, index: Any) -> None:
         self.last_index, self.last_data = index, (getattr(it, "_dataset", None), getattr(it, "_num_workers", 0))
         self.last_rng = torch.get_rng_state()
+        self.last_fp = None  # a new batch: only a model call after this fetch fingerprints what it was fed
+        key = id(self.last_data[0])
+        self.fetches[key] = self.fetches.get(key, 0) + 1
+
+    def after_backward(self) -> None:
+        """A backward just finished: the gradients as it left them, for the open segments' next step."""
+        for k, seg in self.active.items():
+            seg["bw_fp"] = _grad_fp(self.p.runs[k]["tensors"])
+
+    def _changed_between(self, k: int, run: dict[str, Any]) -> str | None:
+        """Why an open segment's step cannot be re-executed as backward → step (None: it can)."""
+        seg = self.active.get(k)
+        if seg is None:
+            return None
+        calls = self.p.train_calls.get(run.get("model"), 0)
+        before, seg["calls"] = seg.get("calls"), calls
+        fp = seg.pop("bw_fp", None)
+        if not seg["index"]:
+            return None  # the segment's first step is replayed from its checkpointed gradients
+        now = _grad_fp(run["tensors"])
+        if fp is not None and now != fp and any(now):
+            return "the gradients are changed between backward() and step() (clipping, scaling or noise)"
+        if before is not None and calls - before > 1 and any(key[0] == "b" for key in run["tensors"]):
+            return "the model ran more than one training-mode forward pass per step (BatchNorm statistics updated " \
+                   "outside the steps: evaluate with model.eval())"
+        return None
+
+    def _batches_per_step(self, k: int) -> int:
+        """Batches of the training dataset fetched since run ``k``'s previous step (1 for a plain loop)."""
+        n = self.fetches.get(id(self.last_data[0]) if self.last_data else 0, 0)
+        prev, self.run_fetch[k] = self.run_fetch.get(k), n
+        return 1 if prev is None else n - prev
 
     # ------------------------------------------------------------ steps
     def step_pre(self, k: int, run: dict[str, Any], opt: Any) -> None:
+        per_step = self._batches_per_step(k)
+        why = f"gradient accumulation ({per_step} batches per optimizer step)" if per_step > 1 else \
+            "the batches do not come from a DataLoader pass (tensors sliced by hand)" if self.p.current_iter == -1 \
+            else self._changed_between(k, run)
+        if why is not None and k not in self.refused:  # every run streams a checkpoint or why it has none
+            self.active.pop(k, None)
+            self.refused.add(k)
+            self.p.emit("proof", run=k, replayable=False, reason=why)
+        if k in self.refused:
+            return
         seg = self.active.get(k)
         if seg is None and self._epoch_start(k, run) and self.done.get(k, 0) < MAX_SEGMENTS:
             seg = self._begin(k, run, opt)
@@ -74,6 +118,7 @@ class Proof:
             seg["index"].append(torch.as_tensor(list(self.last_index), dtype=torch.int64))
             seg["rng"].append(self.last_rng)
             seg["lr"].append([float(g["lr"]) for g in opt.param_groups])
+            seg["hp"].append([_scheduled(g) for g in opt.param_groups])  # OneCycleLR cycles momentum/betas too
             seg["fp"].append(self.last_fp)
             self.last_fp = None
 
@@ -117,7 +162,7 @@ class Proof:
                 self.p.emit("proof", run=k, replayable=False, reason=why)
             return None
         keys = {id(t): key for key, t in run["tensors"].items()}
-        seg = {"start_step": run["steps"], "index": [], "rng": [], "lr": [], "fp": [],
+        seg = {"start_step": run["steps"], "index": [], "rng": [], "lr": [], "hp": [], "fp": [],
                "start": {key: t.detach().clone() for key, t in run["tensors"].items()},
                "grad": {key: t.grad.detach().clone() for key, t in run["tensors"].items() if t.grad is not None},
                "optim": opt.state_dict(), "opt_keys": [keys[id(t)] for g in opt.param_groups for t in g["params"]],
@@ -140,8 +185,23 @@ class Proof:
             fh.write(buf.getvalue())
         self.p.emit("proof", run=k, replayable=True, segment=j, file=name, start_step=seg["start_step"],
                     n_steps=len(seg["index"]), opt_keys=seg["opt_keys"], split=seg["split"],
-                    normalize=seg["normalize"], opt_cls=seg["opt_cls"], lr=seg["lr"], fp=seg["fp"],
+                    normalize=seg["normalize"], opt_cls=seg["opt_cls"], lr=seg["lr"], hp=seg["hp"], fp=seg["fp"],
                     index=[ix.tolist() for ix in seg["index"]], sha256=hashlib.sha256(buf.getvalue()).hexdigest())
+
+
+def _grad_fp(tensors: dict[str, Any]) -> list[float]:
+    """Sum of every gradient (0 for none), in float64: changes when anything rescales or edits them."""
+    return [float(t.grad.detach().double().sum()) if t.grad is not None else 0.0 for t in tensors.values()]
+
+
+def _scheduled(group: dict[str, Any]) -> dict[str, Any]:
+    """The group's hyper-parameters besides lr that a scheduler may change per step (momentum, betas)."""
+    out: dict[str, Any] = {}
+    if isinstance(group.get("momentum"), (int, float)):
+        out["momentum"] = float(group["momentum"])
+    if isinstance(group.get("betas"), (tuple, list)) and len(group["betas"]) == 2:
+        out["betas"] = [float(b) for b in group["betas"]]
+    return out
 
 
 def _copy_state(sd: dict[str, Any]) -> dict[str, Any]:
