@@ -248,6 +248,15 @@ def model(x):
     h = torch.relu(F.linear(x, W1.t(), b1))
     h = h.matmul(W2).add(b2).tanh()
     return F.linear(h, W3.t(), b3)""", 2, ["relu", "tanh"], params="sum(p.numel() for p in params)"),
+    Zoo("log_of_softmax", """\
+class LogSoftmaxByHand(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10),
+                                       torch.nn.Softmax(dim=1))
+    def forward(self, x):
+        return torch.log(self.net(x))  # log-probabilities, the slide's NLL way
+model = LogSoftmaxByHand()""", 1, ["relu"], summary="784→32→10 (ReLU ×1, then Softmax+log)"),
     Zoo("addmm_module", """\
 class Addmm(torch.nn.Module):
     def __init__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 
 from grader.checks.context import CheckContext
 from grader.checks.runs import architecture_problems, choose_run, differences, epoch_problem
@@ -72,3 +73,16 @@ def test_differences_besides_the_activation() -> None:
     assert [d["en"] for d in diff][:2] == ["widths [64, 64, 64, 64, 64, 64] vs [32, 32, 32, 32, 32, 32]",
                                           "optimizer Adam vs SGD"]
     assert diff[1]["ko"] == "옵티마이저 Adam 대 SGD"
+
+
+def test_accuracy_credit_never_starts_near_chance() -> None:
+    """A widely scattered reference (ReLU+SGD on the subset, 0.684 ± 0.221) must not give full credit at chance."""
+    from grader.checks.reference import accuracy_grade
+
+    ref = {"accuracy_mean": 0.6843, "accuracy_sd": 0.2212}
+    assert accuracy_grade(0.089, ref).fraction == 1.0  # without the floor: mean − 3σ = 0.02
+    at_chance = accuracy_grade(0.089, ref, chance=0.1)
+    assert at_chance.fraction == 0.0 and at_chance.full_from == pytest.approx(0.1 + 0.5 * (0.6843 - 0.1))
+    assert accuracy_grade(0.60, ref, chance=0.1).fraction == 1.0
+    tight = {"accuracy_mean": 0.93, "accuracy_sd": 0.009}  # a tight band keeps its own threshold
+    assert accuracy_grade(0.905, tight, chance=0.1).full_from == pytest.approx(0.93 - 3 * 0.009)

@@ -242,3 +242,27 @@ def test_disabled_lecture_and_json_safe_evidence() -> None:
     assert json.loads(json.dumps(d.to_dict(), allow_nan=False))["evidence"] == {"peak": "inf", "x": ["nan", 1.0]}
     assert d.ref == "lr_too_high@run1"
     assert text("run 2 (Adam)", "run 2 (Adam) 학습")["ko"] == "실행 2 (Adam) 학습"
+
+
+def test_a_heading_as_high_as_the_task_ends_its_section() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## 과제 1: six hidden layers"), nbformat.v4.new_code_cell("a"),
+                nbformat.v4.new_markdown_cell("### 모델 생성"), nbformat.v4.new_code_cell("b"),
+                nbformat.v4.new_markdown_cell("## 부록 (appendix)"), nbformat.v4.new_code_cell("plt.plot([1])")]
+    from grader.recording.events import Recording
+
+    sections = task_sections(DiagnosisInput([], Recording(), None, nb, [TaskSpec("t1", 1, "Six hidden layers", None)]))
+    assert [sections.get(i) for i in range(6)] == ["t1", "t1", "t1", "t1", None, None]
+
+
+def test_a_cell_error_after_the_tasks_run_explains_none_of_its_verdicts() -> None:
+    """``plt.plot`` raising after task 1 trained run 1: t1.accuracy's low accuracy is not that cell's fault."""
+    checks = [{"id": "t1.accuracy", "task": "t1", "status": "partial", "evidence": {"run": 0},
+               "message": "test accuracy 0.7560"},
+              {"id": "t1.six_hidden", "task": "t1", "status": "fail", "evidence": {},
+               "message": "no six-hidden-layer model was trained: closest is run 5 (SGD, …)"}]
+    late = _diag("task_cell_error", task="t1", evidence={"clause": {"en": "task 1's cell index 7 raised NameError"},
+                                                           "runs_before": [0]})
+    out = {c["id"]: c for c in explain_checks(checks, [late])}
+    assert "diagnoses" not in out["t1.accuracy"] and out["t1.accuracy"]["message"] == "test accuracy 0.7560"
+    assert out["t1.six_hidden"]["diagnoses"] == ["task_cell_error@cell7"]  # no run named: the error may be why

@@ -14,6 +14,7 @@ from grader.checks.registry import Outcome, check
 from grader.checks.runs import relative_decrease
 from grader.checks.selectors import select
 from grader.evaluation.runs import EvaluatedRun
+from grader.recording.architecture import OUTPUT_SQUASH
 from grader.reference.baseline import run_kind
 from grader.text import Text, as_text, cat, text
 
@@ -201,7 +202,9 @@ def accuracy_outcome(ctx: CheckContext, er: EvaluatedRun, references: list[str],
         return Outcome(False, text(f"no reference accuracy for {ctx.mode} mode; run `grader reference --data "
                                    f"{ctx.mode}`", f"{ctx.mode} 모드의 참조 정확도가 없습니다. `grader reference "
                                    f"--data {ctx.mode}` 를 실행하세요"))
-    g = accuracy_grade(er.accuracy, ref, sigmas, min_margin, zero_credit_margin)
+    classes = er.arch.out_features if er.arch is not None else None
+    g = accuracy_grade(er.accuracy, ref, sigmas, min_margin, zero_credit_margin,
+                       chance=1.0 / classes if classes and classes >= 2 else None)
     msg = text(f"test accuracy {g.accuracy:.4f}; reference {g.mean:.4f} ± {g.sd:.4f}, full credit from "
                f"{g.full_from:.4f}",
                f"테스트 정확도 {g.accuracy:.4f}; 참조 {g.mean:.4f} ± {g.sd:.4f}, 만점 기준 {g.full_from:.4f}")
@@ -234,7 +237,7 @@ def output_outcome(er: EvaluatedRun) -> Outcome:
     """The output-layer verdict of a run whose architecture is known."""
     assert er.arch is not None
     out_ops = list(er.arch.output_ops)
-    squash = [o for o in out_ops if o not in ("softmax", "log_softmax")]
+    squash = [o for o in out_ops if o not in OUTPUT_SQUASH]
     if squash:
         ops = ", ".join(squash)
         return Outcome(False, text(f"the output layer is followed by {ops}: logits must stay unbounded for "

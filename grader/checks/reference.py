@@ -40,10 +40,16 @@ class AccuracyGrade:
 
 
 def accuracy_grade(accuracy: float, ref: dict[str, Any], sigmas: float = 3.0, min_margin: float = 0.01,
-                   zero_credit_margin: float = 0.10) -> AccuracyGrade:
-    """Full credit from mean − max(sigmas·sd, min_margin), none at mean − zero_credit_margin, linear between."""
+                   zero_credit_margin: float = 0.10, chance: float | None = None) -> AccuracyGrade:
+    """Full credit from mean − max(sigmas·sd, min_margin), none at mean − zero_credit_margin, linear between.
+
+    With ``chance`` (1/classes), full credit never starts below half-way from chance to the mean: a reference
+    whose seeds scatter widely (ReLU+SGD on the subset: 0.68 ± 0.22) must not credit a model at chance.
+    """
     mean, sd = float(ref["accuracy_mean"]), float(ref["accuracy_sd"])
     full = mean - max(sigmas * sd, min_margin)
+    if chance is not None and mean > chance:
+        full = max(full, chance + 0.5 * (mean - chance))
     zero = mean - zero_credit_margin
     frac = 1.0 if accuracy >= full else max(0.0, (accuracy - zero) / (full - zero)) if full > zero else 0.0
     return AccuracyGrade(accuracy, 0.0 if math.isnan(frac) else frac, mean, sd, full, zero)

@@ -24,26 +24,34 @@ def task_sections(inp: DiagnosisInput) -> dict[int, str]:
         return inp.memo["sections"]  # type: ignore[no-any-return]
     out: dict[int, str] = {}
     current: str | None = None
+    level = 0
     cells = getattr(inp.notebook, "cells", None) or []
     for i, cell in enumerate(cells):
         if cell.get("cell_type") == "markdown":
-            found = _heading_task(str(cell.get("source", "")), inp.tasks)
-            current = found or current
+            found, at = _heading_task(str(cell.get("source", "")), inp.tasks)
+            if found is not None:
+                current, level = found, at
+            elif current is not None and 0 < at <= level:
+                current = None  # another heading as high as the task's ("## 부록"): the task's section ends
         if current is not None:
             out[i] = current
     inp.memo["sections"] = out
     return out
 
 
-def _heading_task(source: str, tasks: list[TaskSpec]) -> str | None:
-    """The task whose pattern the first matching heading line of a markdown cell names."""
+def _heading_task(source: str, tasks: list[TaskSpec]) -> tuple[str | None, int]:
+    """(task whose pattern a heading line of a markdown cell names, its level); else (None, highest level)."""
+    top = 0
     for line in source.splitlines():
-        if not line.lstrip().startswith("#"):
+        stripped = line.lstrip()
+        if not stripped.startswith("#"):
             continue
+        at = len(stripped) - len(stripped.lstrip("#"))
+        top = at if not top else min(top, at)
         for task in tasks:
             if task.pattern().search(line):
-                return task.id
-    return None
+                return task.id, at
+    return None, top
 
 
 def run_task(inp: DiagnosisInput, run_cell: int) -> str | None:
@@ -103,6 +111,7 @@ def _cell_error(inp: DiagnosisInput, task: str, index: int, error: dict[str, Any
                 "kernel and run all cells).",
                 f"셀 {index}의 오류를 고치고 그 셀부터 과제의 셀들을 다시 실행하세요 (또는 커널을 재시작하고 모두 "
                 "실행).")
+    before = [er.run.index for er in inp.runs if er.run.index in trained and inp.cell_index(er.run.cell) < index]
     return Diagnosis("task_cell_error", "error", message, todo, run=None, task=task, cell_index=index,
                      evidence={"cell_index": index, "ename": ename, "evalue": evalue, "line": line,
-                               "runs_in_task": trained, "clause": clause})
+                               "runs_in_task": trained, "runs_before": before, "clause": clause})

@@ -135,10 +135,12 @@ def dead_relu(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
     return out
 
 
-_ORDER = text("Call optimizer.zero_grad() before cost.backward(), never between backward() and step() (the "
-              "lecture's order: zero_grad, forward, cost, backward, step).",
-              "optimizer.zero_grad() 는 cost.backward() 전에 호출하세요. backward() 와 step() 사이에서 호출하면 "
-              "안 됩니다 (강의 순서: zero_grad → forward → cost → backward → step).")
+_ORDER = text("Keep the lecture's order in the loop: optimizer.zero_grad(), hypothesis = model(X), cost = "
+              "criterion(hypothesis, Y), cost.backward(), optimizer.step() — zero_grad() before backward(), step() "
+              "after it.",
+              "루프에서 강의 순서를 지키세요: optimizer.zero_grad() → hypothesis = model(X) → cost = "
+              "criterion(hypothesis, Y) → cost.backward() → optimizer.step() (zero_grad() 는 backward() 전, step() "
+              "은 그 뒤).")
 
 
 def grad_zeroed_before_step(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
@@ -174,13 +176,15 @@ def grad_zeroed_before_step(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[D
         cell = inp.cell_index(int(evs[0]["cell"]))
         out.append(Diagnosis(
             "grad_zeroed_before_step", "error",
-            text(f"cell index {cell} called step() on {cls} {n} times, each time right after the gradients of the "
-                 f"{evs[0].get('model_cls') or 'model'} it holds were computed and then cleared: zero_grad() "
-                 "between backward() and step() throws the gradients away, so this model never trained (no run "
+            text(f"cell index {cell} called step() on {cls} {n} times, and each time the "
+                 f"{evs[0].get('model_cls') or 'model'} it holds had no gradient although its loss was "
+                 "back-propagated: the gradients were cleared before step() used them — zero_grad() between "
+                 "backward() and step(), or step() called before backward() — so this model never trained (no run "
                  "was recorded)",
-                 f"셀 {cell}에서 {cls} 의 step() 을 {n}번 호출했는데, 매번 그 옵티마이저가 가진 "
-                 f"{evs[0].get('model_cls') or '모델'} 의 기울기를 계산한 직후 지웠습니다: backward() 와 step() "
-                 "사이의 zero_grad() 가 기울기를 버리므로 이 모델은 전혀 학습되지 않았습니다 (기록된 학습 없음)"),
+                 f"셀 {cell}에서 {cls} 의 step() 을 {n}번 호출했는데, loss 를 backward 했는데도 매번 그 옵티마이저가 "
+                 f"가진 {evs[0].get('model_cls') or '모델'} 에 기울기가 없었습니다: step() 이 쓰기 전에 기울기가 "
+                 "지워졌습니다 (backward() 와 step() 사이의 zero_grad(), 또는 backward() 전에 호출한 step()). 그래서 "
+                 "이 모델은 전혀 학습되지 않았습니다 (기록된 학습 없음)"),
             _ORDER, {"optimizer": cls, "idle_steps": n, "loss": float(evs[-1]["loss"])}, cell_index=cell,
             task=run_task(inp, int(evs[0]["cell"]))))
     return out

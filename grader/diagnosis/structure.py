@@ -13,7 +13,7 @@ from grader.text import text
 if TYPE_CHECKING:
     from grader.evaluation.runs import EvaluatedRun
 
-_PROBABILITY = {"softmax", "log_softmax"}
+_PROBABILITY = {"softmax", "log_softmax", "log"}
 
 
 def output_layer(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
@@ -26,6 +26,8 @@ def _finding(er: EvaluatedRun) -> Diagnosis | None:
     assert er.arch is not None
     ops, loss = list(er.arch.output_ops), er.run.loss_kind
     ev = {"output_ops": ops, "loss": loss, "run_label": name(er)}
+    log_of_softmax = ops[-2:] == ["softmax", "log"]
+    ops = [*ops[:-2], "log_softmax"] if log_of_softmax else ops  # torch.log(softmax(x)) is a log_softmax
     hidden_like = [o for o in ops if o not in _PROBABILITY]
     if hidden_like:
         acts = ", ".join(hidden_like)
@@ -48,6 +50,16 @@ def _finding(er: EvaluatedRun) -> Diagnosis | None:
                  "(\"Softmax is internally computed\"). 두 번 눌린 확률은 기울기가 작아 학습이 느립니다"),
             text("Remove the softmax at the end of the model; CrossEntropyLoss takes raw logits.",
                  "모델 끝의 softmax 를 지우세요. CrossEntropyLoss 는 logit 을 그대로 받습니다."),
+            ev, run=er.run.index)
+    if log_of_softmax and loss == "nll":
+        return Diagnosis(
+            "softmax_before_ce", "info",
+            text(f"{name(er)}: torch.log(softmax(...)) with NLLLoss is the cross-entropy, but the log of a softmax "
+                 "that underflows to 0 is -inf; log_softmax computes the same thing stably",
+                 f"{name(er)}: softmax 뒤 torch.log 와 NLLLoss 는 cross-entropy 와 같지만, softmax 가 0 으로 "
+                 "underflow 하면 log 가 -inf 가 됩니다. log_softmax 는 같은 값을 안정적으로 계산합니다"),
+            text("Use torch.log_softmax (or raw logits with CrossEntropyLoss).",
+                 "torch.log_softmax 를 쓰세요 (또는 logit 과 CrossEntropyLoss)."),
             ev, run=er.run.index)
     if "softmax" in ops and loss == "nll":
         return Diagnosis(

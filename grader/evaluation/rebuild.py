@@ -187,7 +187,7 @@ REPLAY: dict[str, Op] = {
     "softplus": _act(F.softplus, "beta", "threshold"),
     "hardtanh": _act(F.hardtanh, "min_val", "max_val"), "relu6": _act(F.relu6), "prelu": _prelu,
     "mish": _act(F.mish), "hardswish": _act(F.hardswish), "hardsigmoid": _act(F.hardsigmoid),
-    "softmax": _act(F.softmax, "dim"), "log_softmax": _act(F.log_softmax, "dim"),
+    "softmax": _act(F.softmax, "dim"), "log_softmax": _act(F.log_softmax, "dim"), "log": _act(torch.log),
     "max_pool": _pool, "avg_pool": _pool, "adaptive_avg_pool": _pool, "adaptive_max_pool": _pool,
     "transpose": _act(torch.transpose, "dim0", "dim1"), "permute": _act(torch.permute, "dims"),
     "add": _merge, "sub": _merge, "mul": _merge, "div": _merge, "maximum": _merge,

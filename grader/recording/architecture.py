@@ -14,7 +14,7 @@ from grader.recording.graph import OPS, Graph, Node, try_parse
 
 LayerKind = Literal["linear", "conv", "maxout"]
 ACTIVATION_NAMES = {**{op: spec.label for op, spec in OPS.items() if spec.kind == "activation"}, "maxout": "Maxout"}
-OUTPUT_SQUASH = {"softmax", "log_softmax"}
+OUTPUT_SQUASH = {"softmax", "log_softmax", "log"}
 HIDDEN_ACTIVATIONS = {op for op in ACTIVATION_NAMES if op not in OUTPUT_SQUASH}
 _THROUGH = {"reshape", "identity", "cat", "stack"}  # between an affine op and the max of a Maxout
 

@@ -60,6 +60,7 @@ OPS: dict[str, OpSpec] = {
     "hardsigmoid": OpSpec("activation", "Hardsigmoid"),
     "softmax": OpSpec("activation", "Softmax", (("dim", "int"),)),
     "log_softmax": OpSpec("activation", "LogSoftmax", (("dim", "int"),)),
+    "log": OpSpec("activation", "log"),  # torch.log(softmax(...)) before an NLLLoss
     "max_pool": OpSpec("pool", "MaxPool", (*_POOL, ("dilation", "ints"))),
     "avg_pool": OpSpec("pool", "AvgPool", (*_POOL, ("count_include_pad", "bool"), ("divisor_override", "int?"))),
     "adaptive_avg_pool": OpSpec("pool", "AdaptiveAvgPool"), "adaptive_max_pool": OpSpec("pool", "AdaptiveMaxPool"),

@@ -34,7 +34,7 @@ _UNARY: dict[str, tuple[str, dict[str, str]]] = {
     "HardtanhBackward1": ("hardtanh", {"min_val": "_saved_min_val", "max_val": "_saved_max_val"}),
     "MishBackward0": ("mish", {}), "HardswishBackward0": ("hardswish", {}),
     "HardsigmoidBackward0": ("hardsigmoid", {}),
-    "SoftmaxBackward0": ("softmax", {"dim": "_saved_dim"}),
+    "SoftmaxBackward0": ("softmax", {"dim": "_saved_dim"}), "LogBackward0": ("log", {}),
     "LogSoftmaxBackward0": ("log_softmax", {"dim": "_saved_dim"}),
     "MaxPool2DWithIndicesBackward0": ("max_pool", {"kernel_size": "_saved_kernel_size", "stride": "_saved_stride",
                                                    "padding": "_saved_padding", "dilation": "_saved_dilation",

@@ -126,8 +126,8 @@ _UI: dict[str, dict[str, str]] = {
 DIAGNOSIS_NAMES: dict[str, dict[str, str]] = {
     "grad_not_zeroed": {"ko": "기울기를 0 으로 초기화하지 않음 (zero_grad 없음)",
                         "en": "Gradients never zeroed (no zero_grad)"},
-    "grad_zeroed_before_step": {"ko": "backward 와 step 사이의 zero_grad (기울기를 버림)",
-                                "en": "zero_grad() between backward() and step()"},
+    "grad_zeroed_before_step": {"ko": "step() 전에 기울기가 지워짐 (zero_grad/step 순서)",
+                                "en": "Gradients cleared before step() (zero_grad/step order)"},
     "lr_too_high": {"ko": "학습률이 너무 큼", "en": "Learning rate too high"},
     "chance_plateau": {"ko": "loss 가 무작위 수준 ln(C) 에 머묾", "en": "Loss stuck at the chance plateau ln(C)"},
     "exploding_gradients": {"ko": "기울기 폭주", "en": "Exploding gradients"},

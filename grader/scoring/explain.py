@@ -38,6 +38,8 @@ def _explains(d: Diagnosis, check: CheckResult, tasks: set[str]) -> bool:
     if check.get("status") not in _FAILING and not check.get("warning"):
         return False
     named = _runs_named(check)
+    if d.id == "task_cell_error" and named & set(d.evidence.get("runs_before") or []):
+        return False  # the check judged a run the task trained before that cell failed: the error changed nothing
     if d.run is not None and not named:  # a check that found no run: its task's own failing cell explains it
         return not any(ref.startswith("task_cell_error@") for ref in check.get("diagnoses", []))
     return d.run is None or d.run in named
