@@ -257,6 +257,9 @@ class LogSoftmaxByHand(torch.nn.Module):
     def forward(self, x):
         return torch.log(self.net(x))  # log-probabilities, the slide's NLL way
 model = LogSoftmaxByHand()""", 1, ["relu"], summary="784→32→10 (ReLU ×1, then Softmax+log)"),
+    Zoo("alpha_dropout_selu", "model = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.SELU(), "
+        "torch.nn.AlphaDropout(0.1),\n    torch.nn.Linear(32, 10))", 1, ["selu"], verified=False,
+        unsupported="AlphaDropout (its training noise is not in the graph)"),
     Zoo("addmm_module", """\
 class Addmm(torch.nn.Module):
     def __init__(self):

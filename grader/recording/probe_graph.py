@@ -145,6 +145,7 @@ class _Builder:
         self.norms = [m for m in modules if isinstance(getattr(m, "running_mean", None), torch.Tensor)]
         self.dropouts = [m for m in modules if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
         self.roots = [r for r in roots or [] if isinstance(r, torch.Tensor) and r.is_floating_point()]
+        self.alpha = any(isinstance(m, (torch.nn.AlphaDropout, torch.nn.FeatureAlphaDropout)) for m in modules)
 
     # ------------------------------------------------------------ tensors and shapes
     def key(self, t: torch.Tensor, kind: str, copy: bool = False) -> str:
@@ -311,6 +312,8 @@ class _Builder:
             elif saved.numel() <= _CONST_LIMIT and (not saved.dim() or int(saved.shape[0]) != self.batch):
                 return {"op": op, "in": data, "other": self.key(saved, "c", copy=True), "other_first": not first,
                         "alpha": alpha}
+        if self.alpha and op in ("add", "mul"):  # AlphaDropout: x·mask·a + b, its noise is not in the graph
+            return {"op": "unsupported", "name": "AlphaDropout (its training noise is not in the graph)", "in": data}
         return {"op": "unsupported", "name": f"{name} (an operand the graph does not record)", "in": data}
 
     def convert(self, fn: Any, slots: list[Any]) -> dict[str, Any]:
