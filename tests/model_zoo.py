@@ -40,6 +40,18 @@ class Zoo:
         return f"# zoo: {self.name}\n{self.code}\n{fit}"
 
 
+#: a hand-written 784→32→32→10 model's tensors (no nn.Module), for the models written as ``x @ W + b``
+HAND_PARAMS = """\
+W1 = (torch.randn(784, 32) * 0.05).requires_grad_()
+b1 = torch.zeros(32, requires_grad=True)
+W2 = (torch.randn(32, 32) * 0.1).requires_grad_()
+b2 = torch.zeros(32, requires_grad=True)
+W3 = (torch.randn(32, 10) * 0.1).requires_grad_()
+b3 = torch.zeros(10, requires_grad=True)
+params = [W1, b1, W2, b2, W3, b3]
+"""
+
+
 def _blocks(n: int, block: str, width: int = 32) -> str:
     return "".join(f"    torch.nn.Linear({784 if i == 0 else width}, {width}), {block},\n" for i in range(n))
 
@@ -110,14 +122,7 @@ class Fn(torch.nn.Module):
         x = F.elu(self.d(x))
         return self.o(x)
 model = Fn()""", 4, ["leaky_relu", "tanh", "relu", "elu"]),
-    Zoo("handwritten_matmul", """\
-W1 = (torch.randn(784, 32) * 0.05).requires_grad_()
-b1 = torch.zeros(32, requires_grad=True)
-W2 = (torch.randn(32, 32) * 0.1).requires_grad_()
-b2 = torch.zeros(32, requires_grad=True)
-W3 = (torch.randn(32, 10) * 0.1).requires_grad_()
-b3 = torch.zeros(10, requires_grad=True)
-params = [W1, b1, W2, b2, W3, b3]
+    Zoo("handwritten_matmul", HAND_PARAMS + """\
 def model(x):
     h = torch.relu(x @ W1 + b1)
     h = torch.sigmoid(h @ W2 + b2)
@@ -235,15 +240,8 @@ class GapCat(torch.nn.Module):
         z = torch.cat([torch.flatten(self.gap(h), 1), self.pool(h).flatten(1)], dim=-1)
         return torch.log_softmax(self.out(z), dim=-1)
 model = GapCat()""", 1, ["relu"], ["GlobalAvgPool", "concat"]),
-    Zoo("functional_linear_of_transposed_tensors", """\
+    Zoo("functional_linear_of_transposed_tensors", HAND_PARAMS + """\
 import torch.nn.functional as F
-W1 = (torch.randn(784, 32) * 0.05).requires_grad_()
-b1 = torch.zeros(32, requires_grad=True)
-W2 = (torch.randn(32, 32) * 0.1).requires_grad_()
-b2 = torch.zeros(32, requires_grad=True)
-W3 = (torch.randn(32, 10) * 0.1).requires_grad_()
-b3 = torch.zeros(10, requires_grad=True)
-params = [W1, b1, W2, b2, W3, b3]
 def model(x):
     h = torch.relu(F.linear(x, W1.t(), b1))
     h = h.matmul(W2).add(b2).tanh()
