@@ -4,6 +4,9 @@ Writes ``assignments/<id>/`` (a commented assignment.toml using built-in checks,
 check, a starter notebook, a README, the starter declared as an example that earns nothing) and
 ``reference/<id>/solution.ipynb`` (a small MNIST MLP that earns every automatic point), so that
 ``grader validate <id>`` passes before the instructor changes anything.
+
+Also the pieces the reference notebook generators (``reference/<id>/make_notebooks.py``) share: checking a
+generated notebook, rendering it as committed, and writing only what changed (``--check`` writes nothing).
 """
 
 from __future__ import annotations
@@ -197,3 +200,39 @@ def new_assignment(assignment_id: str, root: Path, title: str | None = None) -> 
     nbformat.write(_starter(title), folder / "starter.ipynb")
     nbformat.write(_solution(title), ref / "solution.ipynb")
     return [*files, folder / "starter.ipynb", ref / "solution.ipynb"]
+
+
+def check_generated_notebook(name: str, nb: nbformat.NotebookNode) -> None:
+    """nbformat validation, no stored outputs, and every code cell compiles (``%``/``!`` lines skipped);
+    UsageError naming the notebook and the cell otherwise."""
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.outputs or cell.execution_count is not None:
+            raise UsageError(f"{name}: cell {i} has outputs")
+        src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            compile(src, f"{name}:cell{i}", "exec")
+        except SyntaxError as exc:
+            raise UsageError(f"{name}: cell {i} ({cell.id}) does not compile: {exc}") from exc
+
+
+def render_notebook(nb: nbformat.NotebookNode) -> str:
+    """A notebook as committed: nbformat 4 JSON ending in a newline."""
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def sync_generated(rendered: dict[str, str], root: Path, check: bool) -> list[str]:
+    """The paths (relative to ``root``) whose file differs from ``rendered``; unless ``check``, write them."""
+    stale = []
+    for rel, text in rendered.items():
+        path = root / rel
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(rel)
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return stale

@@ -36,6 +36,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from grader.errors import UsageError
+from grader.scaffold import check_generated_notebook, render_notebook, sync_generated
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HW = "assignments/dnn2_gd_dataloader"
 METADATA = {
@@ -386,22 +389,6 @@ NOTEBOOKS: dict[str, Callable[[], NotebookNode]] = {
 MODULES: dict[str, Callable[[], str]] = {f"{HW}/examples/right.py": right_py}
 
 
-def check_notebook(name: str, nb: NotebookNode) -> None:
-    """nbformat validation and every code cell compiles."""
-    nbformat.validate(nb)
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            try:
-                compile(cell.source, f"{name}:cell{i}", "exec")
-            except SyntaxError as exc:
-                raise SystemExit(f"{name}: cell {i} ({cell.id}) does not compile: {exc}") from exc
-
-
-def render(nb: NotebookNode) -> str:
-    text = nbformat.writes(nb, version=4)
-    return text if text.endswith("\n") else text + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only compare with the files on disk; exit 1 on a difference")
@@ -410,21 +397,16 @@ def main(argv: list[str] | None = None) -> int:
     rendered = {}
     for rel, make in NOTEBOOKS.items():
         nb = make()
-        check_notebook(rel, nb)
-        rendered[rel] = render(nb)
+        try:
+            check_generated_notebook(rel, nb)
+        except UsageError as exc:
+            raise SystemExit(str(exc)) from None
+        rendered[rel] = render_notebook(nb)
     for rel, make_py in MODULES.items():
         src = make_py()
         compile(src, rel, "exec")
         rendered[rel] = src
-    stale = []
-    for rel, text in rendered.items():
-        path = args.root / rel
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(rel)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    stale = sync_generated(rendered, args.root, args.check)
     if args.check:
         for rel in stale:
             print(f"out of date: {rel}", file=sys.stderr)

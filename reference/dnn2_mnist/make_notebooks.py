@@ -45,6 +45,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from grader.errors import UsageError
+from grader.scaffold import check_generated_notebook, render_notebook, sync_generated
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = "(여기에 결론을 쓰세요 / write your conclusion here)"
 
@@ -553,26 +556,6 @@ NOTEBOOKS = {
 
 
 # ------------------------------------------------------------------------------------- checking
-def check_notebook(name: str, nb: NotebookNode) -> None:
-    """nbformat validation, empty outputs, and every code cell compiles (magics/shell lines skipped)."""
-    nbformat.validate(nb)
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        if cell.outputs or cell.execution_count is not None:
-            raise SystemExit(f"{name}: cell {i} has outputs")
-        src = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            compile(src, f"{name}:cell{i}", "exec")
-        except SyntaxError as exc:
-            raise SystemExit(f"{name}: cell {i} ({cell.id}) does not compile: {exc}") from exc
-
-
-def render(nb: NotebookNode) -> str:
-    text = nbformat.writes(nb, version=4)
-    return text if text.endswith("\n") else text + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true",
@@ -583,19 +566,13 @@ def main(argv: list[str] | None = None) -> int:
     rendered = {}
     for rel, make in NOTEBOOKS.items():
         nb = make()
-        check_notebook(rel, nb)
-        rendered[rel] = render(nb)
+        try:
+            check_generated_notebook(rel, nb)
+        except UsageError as exc:
+            raise SystemExit(str(exc)) from None
+        rendered[rel] = render_notebook(nb)
 
-    stale = []
-    for rel, text in rendered.items():
-        path = args.root / rel
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        stale.append(rel)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+    stale = sync_generated(rendered, args.root, args.check)
     if args.check:
         for rel in stale:
             print(f"out of date: {rel}", file=sys.stderr)
