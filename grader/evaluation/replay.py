@@ -184,7 +184,7 @@ def _steps(graph: Graph, seg: dict[str, Any], blob: dict[str, Any], begin: dict[
             for k, v in buffers.items():
                 tensors[k].copy_(v)
             if want is None or _rel(float(loss.detach()), want) > FIRST_LOSS_TOL:
-                _first_loss_problem(float(loss.detach()), want, x, (seg.get("fp") or [None])[0], start)
+                _first_loss_problem(float(loss.detach()), want, x, fps[0] if fps else None, start)
             for k, v in tensors.items():
                 v.grad = grads[k].clone() if k in grads else None
         else:
