@@ -21,11 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from grader import fallback
 from grader.assignment import Assignment, load_assignment
 from grader.checks.context import CheckContext
 from grader.checks.flag import Flag
 from grader.checks.integrity import integrity_flags
 from grader.checks.plugins import Rubric, load_rubric
+from grader.data import colab
 from grader.data.provider import DataProvider, get_provider
 from grader.diagnosis import DiagnosisInput, diagnose
 from grader.errors import SubmissionError, UsageError
@@ -41,12 +43,14 @@ from grader.recording.events import Recording, fact_results, load_recording
 from grader.reference.baseline import load_baseline
 from grader.result.build import (
     SCHEMA_VERSION,
+    error_kinds,
     errors_list,
     execution_dict,
     fact_dict,
     run_dict,
     status_of,
     verdict_message,
+    verdict_texts,
     versions,
 )
 from grader.scoring.explain import explain_checks
@@ -105,19 +109,39 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     ``rubric``: the assignment's checks, loaded and validated once by the caller (default: loaded now).
     ``slot``: a place prepared ahead by :func:`prepare_slot` (warm start), used when it was prepared for the
     same assignment and options and closed after grading either way; without it the kernel starts now.
+    A cell that failed only because the quick data mode serves fewer items than it assumed is graded once more
+    in the provider's full mode, or explained without the full data (:mod:`grader.fallback`, ``data.fallback``).
     """
     assignment = assignment or load_assignment()
     rubric = rubric or load_rubric(assignment)
     opts = opts or GradeOptions()
+    result, report, notebook = _grade_once(path, assignment, rubric, opts, slot)
+    mode = result["data"]["mode"]
+    provider = data_provider(assignment)
+    fb = fallback.plan(provider, mode, report, notebook, opts.data_dir)
+    if fb is None:
+        return result
+    if fb.mode is None:  # no whole data here: explain instead
+        return fallback.annotate(result, fb)
+    again, _, _ = _grade_once(path, assignment, rubric, replace(opts, data=fb.mode), None)  # one retry at most
+    return fallback.annotate(again, fb, first=result)
+
+
+def _grade_once(path: Path, assignment: Assignment, rubric: Rubric, opts: GradeOptions,
+                slot: WarmSlot | None) -> tuple[dict[str, Any], ExecutionReport | None, Any]:
+    """One grading in the mode ``opts`` select: (result, execution report, notebook); no report when invalid.
+    The mode's budget (``assignment.budget(mode)``) applies unless ``opts`` set one."""
     mode = resolve_mode(assignment, opts)
     started = time.monotonic()
     try:
         sub = load_submission(path, int(opts.max_submission_mb * 2**20) if opts.max_submission_mb else MAX_BYTES)
     except SubmissionError as exc:
-        return _invalid(path, exc, assignment, mode)
+        return _invalid(path, exc, assignment, mode), None, None
     provider = data_provider(assignment)
     root = provider.prepare(mode, opts.data_dir)
     space = _usable(slot, assignment, opts, mode, root) or prepare_slot(assignment, opts, warm=False, name=sub.id)
+    colab.provide(sub.notebook, root, colab.sample_dir(provider.name, root), space.work,  # Colab's sample_data
+                  sandboxed=bool(space.box and space.box.info["enabled"]))
     preload = _preload_evaluation()  # torch imports in this process while the kernel runs
     with space:  # closed after grading, the caller's slot too: a slot serves one submission
         report, exec_opts, box_info = _execute(sub, space, opts)
@@ -134,7 +158,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
                      timings)
     result["sandbox"] = box_info
     result["gpu"] = gpu_result_info(kernel_env(hide_gpus=exec_opts.hide_gpus, extra=exec_opts.env), recording.hello)
-    return result
+    return result, report, sub.notebook
 
 
 def _usable(slot: WarmSlot | None, assignment: Assignment, opts: GradeOptions, mode: str,
@@ -212,8 +236,10 @@ def prepare_slot(assignment: Assignment, opts: GradeOptions, warm: bool = True, 
     safe = re.sub(r"[^\w.-]", "_", name)[:40]
     slot = WarmSlot(slot_key(assignment, opts, mode, root), prefix=f"grader-{safe}-")
     try:
-        box = _sandbox(assignment, opts, slot.root, root, name)
-        probe_config = provider.probe_config(root, mode)
+        samples = colab.sample_dir(provider.name, root)
+        box = _sandbox(assignment, opts, slot.root, root, name, samples)
+        probe_config = {**provider.probe_config(root, mode),
+                        "colab": colab.kernel_config(box.info["enabled"], root, samples)}
         slot.start(box, _exec_options(assignment, opts, mode, probe_config, slot.probe, slot.events, box), warm)
     except BaseException:
         slot.close()
@@ -221,12 +247,14 @@ def prepare_slot(assignment: Assignment, opts: GradeOptions, warm: bool = True, 
     return slot
 
 
-def _sandbox(assignment: Assignment, opts: GradeOptions, tmp: Path, root: Path | None, name: str) -> Sandbox:
-    """The sandbox of one submission: ``tmp/work`` is its cwd; ``probe`` and ``run`` (sockets) writable."""
+def _sandbox(assignment: Assignment, opts: GradeOptions, tmp: Path, root: Path | None, name: str,
+             samples: Path | None = None) -> Sandbox:
+    """The sandbox of one submission: ``tmp/work`` is its cwd; ``probe`` and ``run`` (sockets) writable;
+    ``samples``: Colab's sample_data folder (grader/data/colab.py), read-only at /content/sample_data."""
     gpu = opts.device != "cpu" and cuda_available()
     safe = re.sub(r"[^\w.-]", "_", name)[:40]
     return prepare_sandbox(opts.sandbox, assignment.sandbox, work=tmp / "work", writable=[tmp / "probe", tmp / "run"],
-                           data_root=root, gpu=gpu, name=f"grader-{os.getpid()}-{safe}")
+                           data_root=root, gpu=gpu, name=f"grader-{os.getpid()}-{safe}", sample_data=samples)
 
 
 def _sandbox_verdict(box: Sandbox, report: ExecutionReport) -> None:
@@ -280,14 +308,16 @@ def _result(sub: Submission, assignment: Assignment, mode: str, fingerprint: dic
     result["data"]["datasets"] = [{k: d.get(k) for k in ("split", "n_items", "requested_root", "transform")}
                                   for d in recording.datasets]
     result.update({
-        "status": status_of(report), "message": verdict_message(report),
+        "status": status_of(report), "message": verdict_message(report, sub.notebook),
         "score": totals(checks), "checks": checks, "flags": flags, "diagnoses": [d.to_dict() for d in ctx.diagnoses],
-        "runs": [run_dict(er, recording) for er in ctx.runs], "errors": errors_list(report),
+        "runs": [run_dict(er, recording) for er in ctx.runs], "errors": errors_list(report, sub.notebook),
         "facts": [fact_dict(f) for f in ctx.facts.values()],
         "device": hello.get("device"), "execution": execution_dict(report), "timings": timings,
         "probe": {"errors": recording.probe_errors[:10], "hooks_intact": (recording.end or {}).get("hooks_intact")},
         "reference": (ctx.baseline or {}).get("provenance"),
         "versions": versions(assignment.id, assignment.version, hello.get("torch")),
     })
+    result["error_kinds"] = error_kinds(result["errors"])
+    result["messages"] = verdict_texts(report, sub.notebook)
     return result
 

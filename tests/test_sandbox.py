@@ -290,3 +290,40 @@ def test_kernels_of_a_killed_grader_are_swept_at_the_next_start() -> None:
         orphan.kill()
         if group.exists():
             group.rmdir()
+
+
+def test_batch_refuses_to_run_unsandboxed_unless_told(tmp_path: Path) -> None:
+    """`grader batch` runs other people's code: on a machine without bubblewrap (a real CLI call with a PATH that
+    lacks bwrap) it refuses, saying how to install it; --no-sandbox grades anyway (here an empty class)."""
+    import subprocess
+    import sys
+
+    subs = tmp_path / "class"
+    subs.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_SANDBOX"}
+    env["PATH"] = str(Path(sys.executable).parent)
+    cmd = [sys.executable, "-m", "grader", "batch", str(subs), "--out", str(tmp_path / "out"), "--no-progress"]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "refuses to run it without the sandbox" in refused.stderr
+    assert "apt-get install bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr
+    assert not (tmp_path / "out").exists()
+    allowed = subprocess.run([*cmd, "--no-sandbox"], env=env, capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_batch_mode_requires_the_sandbox_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADER_SANDBOX", raising=False)
+    assert sandbox.batch_mode("off") == "off" and sandbox.batch_mode("require") == "require"
+    monkeypatch.setattr(sandbox, "detect", _no_bwrap)
+    with pytest.raises(UsageError, match="apt-get install bubblewrap"):
+        sandbox.batch_mode("auto")
+    monkeypatch.setenv("GRADER_SANDBOX", "auto")  # the operator's explicit "sandbox where possible"
+    assert sandbox.batch_mode("auto") == "auto"
+    monkeypatch.setenv("GRADER_SANDBOX", "off")
+    assert sandbox.batch_mode("auto") == "off"
+    if SUPPORT.bwrap is not None:
+        monkeypatch.undo()
+        monkeypatch.delenv("GRADER_SANDBOX", raising=False)
+        assert sandbox.batch_mode("auto") == "require"

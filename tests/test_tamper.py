@@ -10,7 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenarios import ADAM, DATA, SGD, TEST_ACCURACY, check, flag, flag_ids, relu6, summary, train, write_notebook
+from scenarios import (
+    ADAM,
+    DATA,
+    NO_DATALOADER_TRAIN,
+    SGD,
+    TEST_ACCURACY,
+    check,
+    flag,
+    flag_ids,
+    relu6,
+    summary,
+    train,
+    write_notebook,
+)
 
 from grader.assignment import load_assignment
 from grader.pipeline import GradeOptions, grade_file
@@ -186,3 +199,105 @@ def test_event_pipe_through_bwrap_wrapper(workdir: Path) -> None:
     r = _grade(workdir, "wipe_events_bwrap", [DATA, relu6(), train(ADAM, 2), WIPE_EVENTS],
                wrapper=["bwrap", "--dev-bind", "/", "/", "--die-with-parent", "--"])
     _assert_history_kept(r)
+
+
+# ----------------------------------------------------------------------------- weights written back after training
+SAVE = "torch.save(model.state_dict(), 'mlp.pth')"
+ROUND_TRIP = "model.load_state_dict(torch.load('mlp.pth'))"
+# each epoch's weights kept in the training cell itself; epoch 2 of 3 restored right after the loop
+TRAIN_KEEP_EPOCHS = "import copy\nhistory = []\n" + train(ADAM, 3).replace(
+    "print('Learning finished')",
+    "    history.append(copy.deepcopy(model.state_dict()))\n"
+    "model.load_state_dict(history[1])  # the epoch with the best validation accuracy\n"
+    "print('Learning finished')")
+FRESH_MODEL = relu6(name="model2") + """
+model2.load_state_dict(torch.load('mlp.pth', map_location=device, weights_only=True))
+model2.eval()
+with torch.no_grad():
+    X_test = mnist_test.data.view(-1, 28 * 28).float().to(device) / 255.
+    fresh_accuracy = (torch.argmax(model2(X_test), 1) == mnist_test.targets.to(device)).float().mean().item()
+print('Accuracy:', fresh_accuracy)
+open(r'{out}', 'w').write(repr(fresh_accuracy))"""
+
+
+@pytest.fixture(scope="module")
+def written_back(workdir: Path) -> dict[str, Any]:
+    cells = [DATA, relu6(), TRAIN_KEEP_EPOCHS, TEST_ACCURACY,                       # run 1: best epoch restored
+             relu6(), train(SGD, 2), SAVE, FRESH_MODEL.format(out=workdir / "fresh_accuracy.txt"),
+             ROUND_TRIP,                                                             # run 2: fresh model, round trip
+             relu6(), NO_DATALOADER_TRAIN.format(epochs=1), SAVE, ROUND_TRIP]      # run 3: no DataLoader
+    return _grade(workdir, "written_back", cells, sandbox="off")  # the fresh model's accuracy lands in workdir
+
+
+def _final_weights(result: dict[str, Any], run: int) -> dict[str, Any]:
+    return (result["runs"][run]["proof"] or {}).get("final_weights") or {}
+
+
+def test_best_epoch_restore_is_honest_and_named(written_back: dict[str, Any]) -> None:
+    r = written_back
+    assert not flag_ids(r) & TAMPER_FLAGS, summary(r)
+    fw = _final_weights(r, 0)
+    assert fw.get("recorded") and fw["epoch"] == 1 and fw["step"] == 120 and not fw["last"], fw
+    assert fw["text"]["en"] == "restored the weights of epoch 2 (of 3)", fw
+    assert "2 에폭의 가중치를 복원했습니다" in fw["text"]["ko"], fw
+    run = r["runs"][0]
+    assert run["accuracy"]["source"] == "grader" and run["proof"]["status"] == "verified", run["proof"]
+    # the final weights' loss is compared with the restored epoch's, not the last one's
+    assert run["proof"]["final_recorded"] == run["epochs"][1]["mean_loss"], run["proof"]
+    acc = check(r, "t1.accuracy")  # measured and judged (3 tiny epochs earn no band credit), not voided
+    assert not acc.get("voided_by") and acc["message"].startswith("test accuracy 0."), summary(r)
+
+
+def test_round_trip_and_fresh_model_keep_the_run(written_back: dict[str, Any], workdir: Path) -> None:
+    r = written_back
+    fw = _final_weights(r, 1)
+    assert fw.get("recorded") and fw["last"] and fw["step"] == 120, fw
+    assert fw["text"]["en"].startswith("final weights"), fw
+    # the run is evaluated with the weights the fresh model was loaded with: the grader measures its accuracy
+    fresh = float((workdir / "fresh_accuracy.txt").read_text())
+    assert r["runs"][1]["accuracy"]["value"] == pytest.approx(fresh, abs=1e-6), (fresh, summary(r))
+    assert check(r, "t3.other_optimizer")["status"] == "pass", summary(r)
+    # without a DataLoader the state left by the training cell is the recorded one
+    fw3 = _final_weights(r, 2)
+    assert fw3.get("recorded") and fw3["last"], (fw3, r["runs"][2]["proof"])
+
+
+PERTURB = "model.load_state_dict({k: v + 1e-3 * torch.randn_like(v) for k, v in torch.load('a.pth').items()})"
+COPY_OTHER_RUN = "model.load_state_dict(torch.load('a.pth'))  # the first run's weights, never this run's"
+OVERWRITE_IN_LAST_STEP = """\
+criterion = torch.nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for i, (X, Y) in enumerate(data_loader):
+    optimizer.zero_grad()
+    criterion(model(X.view(-1, 784)), Y).backward()
+    optimizer.step()
+    if i == len(data_loader) - 1:  # after the last step, before the pass ends
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1e-3 * torch.randn_like(p))"""
+
+# perturbed weights claimed as the state of the last step, in a guard event written by the notebook
+FORGE_STATE = """\
+import sys
+g = sys.modules['_grader_probe_guard'].guard()
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(1e-3 * torch.randn_like(p))
+k = len(g.p.runs) - 1
+g._emit(kind='weights', run=k, step=g.p.runs[k]['steps'], fp=sys.modules['_grader_probe_guard'].state_fp(
+    g.p.runs[k]['weights']), at='cell_end')"""
+
+
+def test_weights_no_recorded_state_had_still_flag(workdir: Path) -> None:
+    """Perturbed weights, another run's weights, weights overwritten after the last step inside the last pass, and
+    perturbed weights with a forged fingerprint event."""
+    cells = [DATA, relu6(), train(ADAM, 1), "torch.save(model.state_dict(), 'a.pth')", PERTURB,
+             relu6(), train(SGD, 1), COPY_OTHER_RUN, relu6(), OVERWRITE_IN_LAST_STEP,
+             relu6(), train(ADAM, 1), FORGE_STATE]
+    r = _grade(workdir, "forged_weights", cells)
+    flagged = {f["evidence"]["run"]: f for f in r["flags"] if f["id"] == "weights_mismatch"}
+    assert set(flagged) == {0, 1, 2, 3}, summary(r)
+    assert all("equal to none the run had" in f["message"] for f in flagged.values()), flagged
+    assert all("final_weights" not in (run["proof"] or {}) for run in r["runs"]), summary(r)
+    _zero(r, "t1.accuracy")
+    assert "weights_mismatch" in check(r, "t1.accuracy")["message"], summary(r)

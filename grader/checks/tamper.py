@@ -13,6 +13,7 @@ from typing import Any
 from grader.checks.context import CheckContext
 from grader.checks.flag import Flag, make_flag
 from grader.evaluation.runs import EvaluatedRun
+from grader.evaluation.states import weights_state
 from grader.text import text
 
 HOOK_NAMES = {
@@ -162,13 +163,16 @@ def step_flags(ctx: CheckContext) -> list[Flag]:
 
 
 def weight_flags(ctx: CheckContext) -> list[Flag]:
-    """weights_mismatch: exported weights that contradict the training trace or were changed after training."""
-    final, flags = _final(ctx), []
+    """weights_mismatch: exported weights that contradict the training trace, or that were changed after training
+    into weights the run never had (weights written back equal to a recorded state of the run are honest: a
+    save/load round trip, a best-epoch restore)."""
+    flags = []
     for er in ctx.runs:
         reasons = list(er.weight_conflicts)
-        later = (final.get(er.run.index) or {}).get("modified_after_training") or []
-        if later:
-            reasons.append(f"{len(later)} of its parameter tensors were changed in place after its last step")
+        state = weights_state(ctx.recording, er.run)
+        if state is not None and not state["recorded"]:
+            reasons.append(f"{state['changed']} of its parameter tensors were changed in place after its last step, "
+                           "into weights equal to none the run had at an epoch's end or its last step")
         if reasons:
             flags.append(make_flag(
                 "weights_mismatch", text(

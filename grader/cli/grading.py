@@ -154,10 +154,11 @@ def _batch(args: argparse.Namespace) -> int:
     run = _batch_backend(args)
 
     from grader.batch.discover import discover
+    from grader.execution.sandbox import batch_mode
     from grader.pipeline import resolve_mode
     from grader.store.gradebook import Gradebook
 
-    opts = grade_options(args)
+    opts = grade_options(args, sandbox=batch_mode(args.sandbox))  # other people's code: sandbox required
     mode = resolve_mode(assignment, opts)
     gb_path = args.gradebook or args.out / "gradebook.sqlite"
     with discover(args.submissions) as found:

@@ -29,7 +29,8 @@ def common_options(p: argparse.ArgumentParser) -> None:
     box = p.add_mutually_exclusive_group()
     box.add_argument("--require-sandbox", dest="sandbox", action="store_const", const="require", default="auto",
                      help="refuse to grade unless student code runs sandboxed (bubblewrap); default: sandbox "
-                          "where possible, else grade with `sandbox: off` in the result")
+                          "where possible, else grade with `sandbox: off` in the result (`grader batch`: "
+                          "required unless --no-sandbox or GRADER_SANDBOX=off|auto)")
     box.add_argument("--no-sandbox", dest="sandbox", action="store_const", const="off",
                      help="run student code without the sandbox and its limits (trusted code only)")
 

@@ -5,6 +5,10 @@ torchvision ``MNIST(root=...)`` redirected to it offline, the fast in-memory pat
 writes its own data: no accuracy measurement and no replay), or ``FILE.py:NAME`` — an object in a file of
 the assignment folder implementing :class:`DataProvider` (instructor code, run in the grader's process).
 ``--data`` takes one of the provider's ``modes``.
+
+Optional (the quick-mode retry, ``grader/fallback.py``): ``full_mode`` names the mode serving the whole data set,
+``split_sizes(root)`` gives each split's (served, full) item counts and ``available(mode, data_dir)`` says whether
+a mode can be prepared here without the network. A provider without them is never re-graded.
 """
 
 from __future__ import annotations
@@ -39,12 +43,25 @@ class DataProvider(Protocol):
         """(inputs, labels) of a split for the grader's own evaluation and replay; None when there is none."""
 
 
+class SizedProvider(DataProvider, Protocol):
+    """A provider whose quick mode serves fewer items than the whole data set (optional members)."""
+
+    full_mode: str | None      # the mode serving the whole data set (None: every mode serves all of it)
+
+    def split_sizes(self, root: Path | None) -> dict[str, tuple[int, int]]:
+        """Split name -> (items served from ``root``, items in the whole data set)."""
+
+    def available(self, mode: str, data_dir: Path | None) -> bool:
+        """Whether ``prepare(mode, data_dir)`` would succeed here without the network."""
+
+
 class MnistProvider:
     """MNIST (grader/data/mnist.py): ``subset`` = the embedded 6000/1000 images, ``full`` = 60000/10000."""
 
     name: str = "mnist"
     modes: tuple[str, ...] = ("subset", "full")
     label: str = "MNIST"
+    full_mode: str | None = "full"
 
     def prepare(self, mode: str, data_dir: Path | None) -> Path | None:
         from grader.data import mnist
@@ -63,6 +80,22 @@ class MnistProvider:
         from grader.data import mnist
 
         return mnist.load_split(root, train=train) if root else None
+
+    def split_sizes(self, root: Path | None) -> dict[str, tuple[int, int]]:
+        from grader.data import mnist
+
+        if root is None:
+            return {}
+        served = mnist.data_fingerprint(root)
+        train, test = served["train_images"], served["test_images"]
+        full_train, full_test = mnist.FULL_SIZES["train"], mnist.FULL_SIZES["test"]
+        # "all": both splits in one array, as scikit-learn's fetch_openml('mnist_784') gives them
+        return {"train": (train, full_train), "test": (test, full_test), "all": (train + test, full_train + full_test)}
+
+    def available(self, mode: str, data_dir: Path | None) -> bool:
+        from grader.data import mnist
+
+        return mode == "subset" or (mode == "full" and mnist.full_available(data_dir))
 
 
 class NoProvider:

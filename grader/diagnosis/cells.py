@@ -8,6 +8,7 @@ closest other run (``grader.scoring.explain``).
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -52,6 +53,58 @@ def _heading_task(source: str, tasks: list[TaskSpec]) -> tuple[str | None, int]:
             if task.pattern().search(line):
                 return task.id, at
     return None, top
+
+
+def code_sources(inp: DiagnosisInput) -> dict[int, str]:
+    """Notebook cell index -> source of every non-empty code cell."""
+    cells = getattr(inp.notebook, "cells", None) or []
+    return {i: str(c.get("source", "")) for i, c in enumerate(cells)
+            if c.get("cell_type") == "code" and str(c.get("source", "")).strip()}
+
+
+def stderr(inp: DiagnosisInput, index: int) -> str:
+    """What a cell wrote to stderr when the grader ran it (warnings land there)."""
+    executed = inp.execution.executed if inp.execution is not None else None
+    cells = getattr(executed, "cells", None) or []
+    if len(cells) > index + 1:  # the executed notebook: the grader's set-up cell, then the student's cells
+        cell = cells[index + 1]
+    else:
+        nb_cells = getattr(inp.notebook, "cells", None) or []
+        cell = nb_cells[index] if index < len(nb_cells) else {}
+    return "".join(str(o.get("text", "")) for o in cell.get("outputs", []) or []
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
+def stored(inp: DiagnosisInput) -> tuple[dict[int, int], list[int]]:
+    """The submitted notebook's own execution counts (cell index -> count) and the cells whose stored outputs
+    held widgets (``grader.submission.load`` keeps them in the notebook's metadata before dropping outputs)."""
+    meta = (getattr(inp.notebook, "metadata", None) or {}).get("grader_stored") or {}
+    counts = {int(k): int(v) for k, v in (meta.get("execution_counts") or {}).items()}
+    return counts, [int(i) for i in meta.get("widget_cells") or []]
+
+
+def defined_names(source: str) -> set[str]:
+    """Names a cell binds at its top level (assignments, loops, imports, def, class); empty if it does not
+    parse. IPython magics and shell lines are dropped first."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            continue  # names inside a function or class are not the notebook's
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        if not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def run_task(inp: DiagnosisInput, run_cell: int) -> str | None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from grader.assignment.settings import DiagnosisConfig
-from grader.diagnosis import cells, data, gradients, structure, training
+from grader.diagnosis import cells, data, environment, gradients, libraries, migrations, oddities, structure, training
 from grader.diagnosis.model import SEVERITIES, Diagnosis, DiagnosisInput
 
 Rule = Callable[[DiagnosisInput, DiagnosisConfig], list[Diagnosis]]
 
 #: every rule, in the order findings are reported within a severity
 RULES: tuple[Rule, ...] = (
-    cells.task_cell_errors, gradients.grad_not_zeroed, gradients.grad_zeroed_before_step,
+    libraries.missing_library,
+    cells.task_cell_errors, oddities.unparsable_cells, migrations.old_apis, oddities.out_of_order,
+    oddities.progress_only, gradients.grad_not_zeroed, gradients.grad_zeroed_before_step,
     training.lr_too_high, gradients.exploding,
     training.chance_plateau, training.wrong_optimizer, data.trained_on_test, data.inputs,
     structure.output_layer, structure.dropout_ignores_eval, data.avg_cost_outside, gradients.dead_relu,
+    environment.pip_missing, environment.colab_environment,
 )
 #: a finding on the left explains the ones on the right for the same run: those are folded into it
 _ROOT_CAUSES = {"grad_not_zeroed": ("lr_too_high", "exploding_gradients", "chance_plateau", "dead_relu"),
@@ -33,7 +36,7 @@ def diagnose(inp: DiagnosisInput, cfg: DiagnosisConfig | None = None) -> list[Di
             found.extend(rule(inp, cfg))
         except Exception:  # noqa: BLE001 - a rule's bug must not cost the student their grade
             continue
-    found = [d for d in _fold(found) if d.id not in cfg.disabled]
+    found = [d for d in libraries.fold_follow_ons(_fold(found)) if d.id not in cfg.disabled]
     for d in found:
         if d.task is None and d.run is not None:
             er = inp.run_by_index(d.run)

@@ -20,6 +20,7 @@ from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, error_line, evaluate_export
 from grader.evaluation.replay import verify_run
 from grader.evaluation.runs import EvaluatedRun
+from grader.evaluation.states import weights_state
 from grader.recording.architecture import analyse
 from grader.recording.events import Recording, Run
 
@@ -67,7 +68,11 @@ def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider
                 except (UnverifiableModel, RuntimeError, ValueError, KeyError, TypeError):
                     flows[key] = None  # a trace the grader cannot rebuild has no gradient-flow plot
             er.gradient_flow = flows[key]
-        er.proof = _prove(run, recording, export_dir, split, rng, proof)
+        state = weights_state(recording, run)
+        restored = state if state is not None and state["recorded"] else None
+        er.proof = _prove(run, recording, export_dir, split, rng, proof, _final_epoch(run, restored))
+        if restored is not None and er.proof is not None:  # the proof says which recorded state they are
+            er.proof = {**er.proof, "final_weights": restored}
         if rec is not None and rec.get("weights_changed") is False and er.proof is not None:
             er.proof = {**er.proof, "status": "unverified", "reason": (
                 f"its weights never changed over its {run.steps} optimizer steps (lr=0, gradients cleared before "
@@ -92,11 +97,26 @@ def _without_data(run: Run) -> EvaluatedRun:
     return er
 
 
+def _final_epoch(run: Run, restored: dict[str, Any] | None) -> int | None:
+    """0-based epoch whose weights the run ended with, when it restored an earlier state (None: its last)."""
+    if restored is None or restored["last"]:
+        return None
+    if restored["epoch"] is not None:
+        return int(restored["epoch"])
+    end = 0
+    for e in run.epochs:  # a state taken mid-epoch (after a cell): the epoch it was taken in
+        end += e.steps
+        if end >= restored["step"]:
+            return e.index
+    return None
+
+
 def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bool], Any],
-           rng: random.Random, expected: bool) -> dict[str, Any] | None:
+           rng: random.Random, expected: bool, final_epoch: int | None = None) -> dict[str, Any] | None:
     """The run's proof of training as JSON; a replay that crashes is 'not replay-verified', never a grade error."""
     try:
-        result = verify_run(run, recording.proofs, export_dir, split, rng, expected=expected)
+        result = verify_run(run, recording.proofs, export_dir, split, rng, expected=expected,
+                            final_epoch=final_epoch)
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         return {"status": "not_replay_verified", "reason": f"the replay failed: {error_line(exc)}",
                 "segments": []}

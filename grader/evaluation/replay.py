@@ -305,11 +305,13 @@ def _final_loss(graph: Graph, run: Run, export_dir: Path, split: tuple[Tensor, T
 
 
 def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: Split,
-               rng: random.Random, max_segments: int = 2, expected: bool = True) -> ProofResult | None:
+               rng: random.Random, max_segments: int = 2, expected: bool = True,
+               final_epoch: int | None = None) -> ProofResult | None:
     """The proof of training of one run (None for a run that never stepped).
 
     ``expected``: the kernel's checkpoints were on, so every run of at least ``SEGMENT_STEPS`` steps streamed
-    a checkpoint or the reason it has none; silence means the notebook switched them off.
+    a checkpoint or the reason it has none; silence means the notebook switched them off. ``final_epoch``: the
+    0-based epoch whose weights the run ended with, when it restored them (``grader.evaluation.states``).
     """
     if not run.steps:
         return None
@@ -345,18 +347,23 @@ def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: 
                            result.segments)
     except Contradiction as exc:
         return ProofResult("unverified", str(exc), result.segments)
-    return _check_final(result, graph, run, export_dir, data, segs[0].get("normalize"))
+    return _check_final(result, graph, run, export_dir, data, segs[0].get("normalize"), final_epoch)
 
 
 def _check_final(result: ProofResult, graph: Graph, run: Run, export_dir: Path, data: tuple[Tensor, Tensor],
-                 norm: Any) -> ProofResult:
-    """The final weights' training loss against the last recorded epoch (a forged curve claims far less)."""
+                 norm: Any, final_epoch: int | None = None) -> ProofResult:
+    """The final weights' training loss against the last recorded epoch, or the epoch whose weights were restored
+    (a forged curve claims far less)."""
     means = run.epoch_means()
+    restored = run.epochs[final_epoch].mean_loss if final_epoch is not None and final_epoch < len(run.epochs) \
+        else None
     result.final_loss = _final_loss(graph, run, export_dir, data, norm)
-    result.final_recorded = means[-1] if means else None
+    result.final_recorded = restored if restored is not None else means[-1] if means else None
+    which = "last recorded epoch" if restored is None or final_epoch is None else \
+        f"epoch {final_epoch + 1} (whose weights it restored)"
     if result.final_loss is not None and result.final_recorded is not None \
             and result.final_loss > 2 * result.final_recorded + 0.1:
         result.status, result.reason = "unverified", (
-            f"its final weights have loss {result.final_loss:.4f} on training data, but its last recorded "
-            f"epoch says {result.final_recorded:.4f}")
+            f"its final weights have loss {result.final_loss:.4f} on training data, but its {which} "
+            f"says {result.final_recorded:.4f}")
     return result

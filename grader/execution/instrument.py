@@ -17,9 +17,10 @@ from typing import Any
 
 # (module name in the kernel, source file in grader/recording), in load order
 PROBE_MODULES = (("_grader_probe_graph", "probe_graph.py"), ("_grader_probe_mnist", "probe_mnist.py"),
+                 ("_grader_probe_loaders", "probe_loaders.py"),
                  ("_grader_probe_guard", "probe_guard.py"), ("_grader_probe_device", "probe_device.py"),
                  ("_grader_probe_doctor", "probe_doctor.py"), ("_grader_probe_proof", "probe_proof.py"),
-                 ("_grader_probe", "probe.py"))
+                 ("_grader_probe_colab", "probe_colab.py"), ("_grader_probe", "probe.py"))
 EXPORT_MODULE = ("_grader_probe_export", "probe_export.py")
 FACTS_MODULE = ("_grader_probe_facts", "probe_facts.py")
 # as in probe_facts.py (a test keeps them in step): a fact's default and largest time limit
@@ -44,8 +45,9 @@ def setup_cell_source(config: dict[str, Any]) -> str:
     """Code of the first cell: load the probe and install its hooks with ``config``."""
     return (
         "".join(_loader(name, _source(file)) for name, file in PROBE_MODULES)
-        + f"_m.install(__import__('json').loads({json.dumps(config)!r}))\n"
-        + "del _s, _t, _m\n"
+        + f"_p = _m.install(__import__('json').loads({json.dumps(config)!r}))\n"
+        + "_s.modules['_grader_probe_colab'].install(_p, _p.cfg)\n"  # Colab stand-ins, after the probe's hooks
+        + "del _s, _t, _m, _p\n"
     )
 
 

@@ -3,9 +3,11 @@
 Filesystem policy: *bind only what is needed*, never ``--ro-bind / /`` with holes punched in it. The
 kernel sees the system directories (``/usr``, ``/etc``, ...), the Python installation it runs on, the
 MNIST folder being served (read-only), and its own ``work/``, ``probe/`` and ``run/`` folders
-(read-write); ``/tmp`` is a private tmpfs. Everything else -- the repository with ``reference/``, the
-gradebook and reports, the other submissions of a batch, the full MNIST source folder, the user's home
--- simply does not exist in the sandbox, so nothing can be forgotten on a hide list.
+(read-write); ``/tmp`` is a private tmpfs, and so is ``/content`` (Colab's folder: ``drive.mount`` makes its
+empty Drive there), with Colab's ``sample_data`` CSVs bound read-only at ``/content/sample_data``.
+Everything else -- the repository with ``reference/``, the gradebook and reports, the other submissions of a
+batch, the full MNIST source folder, the user's home -- simply does not exist in the sandbox, so nothing can be
+forgotten on a hide list.
 
 Limits: memory and processes through cgroups (v1 or a delegated v2 subtree) when we may create one,
 else memory through ``RLIMIT_DATA`` (``RLIMIT_AS`` breaks ``import torch``); CPU time and file size
@@ -30,6 +32,10 @@ from grader.errors import UsageError
 from grader.execution.cgroups import Cgroups, probe_cgroups
 
 MODES = ("auto", "off", "require")
+CONTENT = "/content"  # Colab's working folder, a private tmpfs inside the sandbox (grader/data/colab.py)
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora/RHEL: dnf install bubblewrap; "
+                "Arch: pacman -S bubblewrap; openSUSE: zypper install bubblewrap) and allow unprivileged user "
+                "namespaces")
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 _SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d", "/etc/ssh", "/etc/ssl/private")
 _LAUNCHER = Path(__file__).with_name("limits.py")
@@ -97,8 +103,10 @@ def _gpu_args() -> list[str]:
     return args
 
 
-def bwrap_args(bwrap: str, *, rw: list[Path], ro: list[Path], gpu: bool, chdir: Path) -> list[str]:
-    """bwrap's argv (without the command): private namespaces, read-only binds, ``rw`` writable."""
+def bwrap_args(bwrap: str, *, rw: list[Path], ro: list[Path], gpu: bool, chdir: Path,
+               sample_data: Path | None = None) -> list[str]:
+    """bwrap's argv (without the command): private namespaces, read-only binds, ``rw`` writable, a private
+    ``/content`` with ``sample_data`` (a folder of Colab's CSVs, grader/data/colab.py) read-only inside."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--unsetenv", "JPY_PARENT_PID"]
     for d in _SYSTEM:
@@ -112,7 +120,9 @@ def bwrap_args(bwrap: str, *, rw: list[Path], ro: list[Path], gpu: bool, chdir: 
         elif os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
     # /tmp first: a Python install or data folder under /tmp (a CI checkout in /tmp) is bound on top of it
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", CONTENT]
+    if sample_data is not None:
+        args += ["--ro-bind", str(sample_data), f"{CONTENT}/sample_data"]
     for path in [*_python_dirs(), *ro]:
         args += ["--ro-bind", str(path), str(path)]
     if gpu:
@@ -167,7 +177,23 @@ def check_required(mode: str) -> None:
     mode = requested_mode(mode)
     if mode == "require" and detect().bwrap is None:
         raise UsageError(f"--require-sandbox: no sandbox is possible on this machine: {detect().bwrap_problem}; "
-                         "install bubblewrap (apt-get install bubblewrap) and allow user namespaces")
+                         f"{INSTALL_HINT}")
+
+
+def batch_mode(mode: str) -> str:
+    """The sandbox mode of ``grader batch``, which runs other people's code: ``auto`` (no option and no
+    ``GRADER_SANDBOX``) becomes ``require``; ``--no-sandbox`` (or ``GRADER_SANDBOX=off``) opts out, and
+    ``GRADER_SANDBOX=auto`` keeps sandbox-where-possible. UsageError, saying how to install bubblewrap, where
+    the sandbox is required and impossible."""
+    env = os.environ.get("GRADER_SANDBOX", "").strip().lower()
+    mode = requested_mode(mode)
+    if mode != "auto" or env == "auto":
+        return mode
+    if detect().bwrap is None:
+        raise UsageError("grader batch runs other people's code and refuses to run it without the sandbox: "
+                         f"{detect().bwrap_problem}. To grade sandboxed, {INSTALL_HINT}; to grade trusted code "
+                         "without it, pass --no-sandbox")
+    return "require"
 
 
 def _base_info(limits: SandboxLimits) -> dict[str, Any]:
@@ -209,8 +235,9 @@ def _limits_part(support: Support, limits: SandboxLimits, name: str,
 
 
 def prepare_sandbox(mode: str, limits: SandboxLimits, *, work: Path, writable: list[Path], data_root: Path | None,
-                    gpu: bool, name: str) -> Sandbox:
-    """The sandbox for one kernel running in ``work`` (``writable``: probe and socket folders).
+                    gpu: bool, name: str, sample_data: Path | None = None) -> Sandbox:
+    """The sandbox for one kernel running in ``work`` (``writable``: probe and socket folders; ``sample_data``:
+    the folder bound read-only at ``/content/sample_data``).
 
     ``mode``: ``auto`` (sandbox where possible, else graded with ``enabled: false`` and the reason),
     ``off``, or ``require`` (UsageError where impossible; see :func:`check_required`).
@@ -228,10 +255,11 @@ def prepare_sandbox(mode: str, limits: SandboxLimits, *, work: Path, writable: l
         return Sandbox(argv, {}, info, cgroups)
     rw = [Path(os.path.realpath(p)) for p in (work, *writable)]
     ro = [Path(os.path.realpath(data_root))] if data_root is not None else []  # the data served, if any
-    argv += bwrap_args(support.bwrap, rw=rw, ro=ro, gpu=gpu, chdir=rw[0])
+    argv += bwrap_args(support.bwrap, rw=rw, ro=ro, gpu=gpu, chdir=rw[0],
+                       sample_data=Path(os.path.realpath(sample_data)) if sample_data is not None else None)
     info.update(enabled=True, tool="bwrap", network="none",
-                filesystem="read-only system and Python; writable: work dir, probe dir, private /tmp; "
-                           "nothing else of the host visible",
+                filesystem="read-only system and Python; writable: work dir, probe dir, private /tmp and "
+                           "/content; nothing else of the host visible",
                 gpu_devices=gpu)
     env = {"HOME": "/tmp", "TMPDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib",
            "PIP_RETRIES": "0", "PIP_TIMEOUT": "3"}

@@ -17,11 +17,18 @@ what it finds is streamed out at once as ``guard`` events, so undoing it later d
 * Method checks: the probe's and the guard's methods (``emit``, ``step_pre`` / ``step_post``, ``report``, ...)
   must still be the functions captured at install, and ``_grader_probe.probe()`` the installed probe; the
   guard writes its own events to the probe's original output, so replacing ``p.emit`` cannot silence it.
+* Weight states: at every DataLoader pass's begin and end (an epoch edge) and after every cell, each run whose
+  parameters' version counters still read as its last step left them gets a fingerprint of those weights
+  (:func:`state_fp`, one hash per recorded state, never a copy), streamed as a ``weights`` event with the step
+  count. Weights written after the last step (a save/load round trip, a best-epoch restore) are fingerprinted
+  at the export, so the grader can tell a recorded state of the run from weights it never had.
 """
 
 from __future__ import annotations
 
 import builtins
+import ctypes
+import hashlib
 import importlib
 import json
 import sys
@@ -41,7 +48,7 @@ PROBE_METHODS = ("emit", "error", "forward_pre", "forward_post", "new_root", "op
                  "step_post", "new_run", "flush_run", "flush_all", "backward", "loader_iter", "mnist_created",
                  "hooks_intact")
 GUARD_METHODS = ("state", "check", "step_pre", "step_post", "_count", "report", "_run_evidence", "_emit",
-                 "methods_state")
+                 "methods_state", "record_states")
 
 
 def _params(opt: Any) -> list[Any]:
@@ -50,6 +57,19 @@ def _params(opt: Any) -> list[Any]:
 
 def _fused(opt: Any) -> bool:
     return any(bool(g.get("fused")) for g in opt.param_groups)
+
+
+def state_fp(tensors: list[Any]) -> str:
+    """Fingerprint of a list of weights: blake2b over each tensor's shape and the bytes of its float32 CPU copy
+    (what the export writes; no copy for float32 CPU tensors). Equal values give equal fingerprints whatever the
+    device or dtype they were loaded with; any changed bit gives another."""
+    h = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        c = t.detach().to("cpu", torch.float32).contiguous()
+        h.update(repr(tuple(c.shape)).encode())
+        if c.numel():
+            h.update((ctypes.c_char * (c.numel() * 4)).from_address(c.data_ptr()))  # the tensor's memory, read in place
+    return h.hexdigest()
 
 
 def _sample(params: list[Any], mask: list[bool]) -> Any:
@@ -71,6 +91,8 @@ class Guard:
         }
         self.first_bad: dict[str, int] = {}     # check name -> probe cell ordinal where it first failed
         self.opts: dict[int, dict[str, Any]] = {}  # id(optimizer) -> step evidence
+        self.fps: dict[int, dict[int, str]] = {}    # run -> step count -> fingerprint of the weights then
+        self.reported = False                        # the export's report ran: nothing is streamed after it
         self.depth: dict[int, int] = {}
         self.before: dict[int, Any] = {}
         self.handles: list[Any] = []
@@ -174,10 +196,29 @@ class Guard:
             if rec["first_idle_cell"] is None:
                 rec["first_idle_cell"] = self.p.cell
 
+    # ------------------------------------------------------------------ weight states
+    def record_states(self, where: str) -> None:
+        """Fingerprint every run whose weights are still as its last step left them (versions unchanged) and whose
+        step count has none yet; one ``weights`` event each. Called at epoch edges and after every cell."""
+        if self.reported:
+            return
+        for k, run in enumerate(self.p.runs):
+            try:
+                rec = self.opts.get(id(run["opt"]))
+                done = self.fps.setdefault(k, {})
+                if rec is None or not run["weights"] or "snapshot" in run or run["steps"] in done:
+                    continue
+                if [t._version for t in _params(run["opt"])] == rec.get("last"):
+                    done[run["steps"]] = fp = state_fp(run["weights"])
+                    self._emit(kind="weights", run=k, step=run["steps"], fp=fp, at=where)
+            except Exception as exc:
+                self.p.error("guard_states", exc)
+
     # ------------------------------------------------------------------ report
     def report(self) -> None:
         """Final evidence, emitted by the export cell before the probe's ``end``."""
         self.check()
+        self.reported = True
         runs = [self._run_evidence(k, run) for k, run in enumerate(self.p.runs)]
         self._emit(kind="final", state=self.state(), first_bad=dict(self.first_bad), runs=runs)
 
@@ -197,6 +238,11 @@ class Guard:
         out["modified_after_training"] = sorted(
             i for i, (t, a, b) in enumerate(zip(params, last, now, strict=False))
             if b > a and id(t) in weight_ids) if same and "snapshot" not in run else []
+        if out["modified_after_training"]:  # which weights they are now: a recorded state of the run, or none
+            try:
+                out["final_fp"] = state_fp(run["weights"])
+            except Exception as exc:  # no fingerprint: judged as weights the run never had
+                self.p.error("guard_final_fp", exc)
         return out
 
 
@@ -222,6 +268,7 @@ def _post_run_cell(result: Any = None) -> None:
             _G.check()
         except Exception as exc:
             _G.p.error("guard_check", exc)
+        _G.record_states("cell_end")
 
 
 def install(p: Any) -> Guard:

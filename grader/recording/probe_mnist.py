@@ -1,4 +1,5 @@
-"""In the kernel: serve the grader's MNIST to every ``torchvision.datasets.MNIST`` a student creates.
+"""In the kernel: serve the grader's MNIST to every ``torchvision.datasets.MNIST`` a student creates
+(and, through ``probe_loaders.py`` installed with it, to the Keras, scikit-learn and Hugging Face loaders).
 
 Imports only the standard library and torch; torchvision is patched through an import hook the
 moment the student imports it (never imported here). Any ``root=``/``download=`` gets the grader's
@@ -115,12 +116,18 @@ def install(probe: Any) -> None:
     sys.meta_path.insert(0, _MnistFinder())
     if "torchvision.datasets.mnist" in sys.modules:
         patch(sys.modules["torchvision.datasets.mnist"].MNIST)
+    loaders = sys.modules.get("_grader_probe_loaders")  # Keras, scikit-learn, Hugging Face (probe_loaders.py)
+    if loaders is not None:
+        loaders.install(probe)
 
 
 def uninstall() -> None:
     """Undo :func:`install`."""
     global _probe
     _probe = None
+    loaders = sys.modules.get("_grader_probe_loaders")
+    if loaders is not None:
+        loaders.uninstall()
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _MnistFinder)]
     while _patched:
         cls, name, fn = _patched.pop()

@@ -71,6 +71,7 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
         "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
         "has_baseline": baseline is not None, "sandbox": view.sandbox_line(result),
+        "fallback_note": view.fallback_note(result, lang),
     }
 
 
@@ -109,6 +110,7 @@ def _class_context(results: list[dict[str, Any]], baseline: dict[str, Any] | Non
         "acc_hist": figures.accuracy_histogram(rows, band, t) if rows else "",
         "acc_band": band, "acc_note": t["acc_note"].format(ref=reference or ""), "rates": view.pass_rates(results),
         "failures": view.common_failures(results, lang), "not_run": view.not_run(results, lang),
+        "error_split": view.error_split(results, lang),
         "elapsed_s": meta.get("elapsed_s"), "sum_s": sum_s,
         "generated_at": meta.get("generated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

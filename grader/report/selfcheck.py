@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.report import i18n
 from grader.report.view import localized
+from grader.text import in_lang
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -107,6 +108,9 @@ def _header(result: dict[str, Any], lang: str) -> list[str]:
     secs = float((result.get("timings") or {}).get("total_s") or 0)
     lines.append(_t("where", lang, device=result.get("device") or "cpu", secs=secs))
     lines.append(preview_notice(result, lang))
+    fb = (result.get("data") or {}).get("fallback") or {}
+    if fb.get("note"):  # re-graded on the whole data set, or why the quick mode failed a cell
+        lines.append("ⓘ " + in_lang(fb["note"], lang))
     return lines
 
 
@@ -178,9 +182,16 @@ def _problems(result: dict[str, Any], lang: str) -> list[str]:
         lines += [f"  ⚑ {i18n.flag_name(f['id'], lang)}: {localized(f, 'message', lang)}" for f in result["flags"]]
     if result.get("errors"):
         lines += ["", f"{_t('errors', lang)}:"]
+        roots = [e for e in result["errors"] if e.get("follow_on_of") is None]  # follow-ons folded under theirs
         lines += [f"  {_t('cell', lang)} {e['cell_index']}: {e['ename']}: {e['evalue'][:200]}"
-                  for e in result["errors"][:5]]
+                  + _follow(result, e, lang) for e in roots[:5]]
     return lines
+
+
+def _follow(result: dict[str, Any], err: dict[str, Any], lang: str) -> str:
+    """" (+ N follow-on errors)" after an error that later errors only follow from."""
+    n = sum(1 for e in result.get("errors") or [] if e.get("follow_on_of") == err.get("cell_index"))
+    return f" (+ {i18n.strings(lang)['follow_ons'].format(n=n)})" if n else ""
 
 
 def summary_text(result: dict[str, Any], lang: str, assignment: Assignment) -> str:

@@ -110,7 +110,10 @@ def proof_view(run: dict[str, Any], lang: str = "en") -> dict[str, Any]:
     how = ""
     if status == "verified" and segs:
         how = i18n.strings(lang)["proof_how"].format(n=len(segs), dev=f"{proof.get('max_weight_dev') or 0:.1e}")
-    return {"proof": status, "proof_detail": how or (proof.get("reason") or "")}
+    restored = (proof.get("final_weights") or {}).get("text")  # weights written back equal to a recorded state
+    parts = (how or (proof.get("reason") or ""), in_lang(restored, lang) if restored else "")
+    detail = "; ".join(x for x in parts if x)
+    return {"proof": status, "proof_detail": detail}
 
 
 def proof_summary(result: dict[str, Any]) -> str:
@@ -190,13 +193,18 @@ def total_score(result: dict[str, Any]) -> tuple[float, float]:
 
 
 def errors_view(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Notebook errors with tracebacks cut to ``MAX_TRACEBACK`` characters."""
-    out = []
+    """Notebook errors with tracebacks cut to ``MAX_TRACEBACK`` characters; an error that only follows from an
+    earlier one (``follow_on_of``) is folded under it (``follow``) instead of listed on its own."""
+    out: list[dict[str, Any]] = []
     for err in result.get("errors") or []:
         tb, cut = truncate(err.get("traceback"), MAX_TRACEBACK)
         evalue, cut_v = truncate(err.get("evalue"), MAX_TEXT, keep_end=False)
-        out.append({**err, "traceback": tb, "evalue": evalue, "truncated": cut or cut_v})
-    return out
+        out.append({**err, "traceback": tb, "evalue": evalue, "truncated": cut or cut_v, "follow": []})
+    roots = {e["cell_index"]: e for e in out if e.get("follow_on_of") is None}
+    for e in out:
+        if e.get("follow_on_of") is not None and e["follow_on_of"] in roots:
+            roots[e["follow_on_of"]]["follow"].append(e)
+    return [e for e in out if e.get("follow_on_of") is None or e["follow_on_of"] not in roots]
 
 
 def _number(value: Any) -> bool:
@@ -273,6 +281,26 @@ def not_run(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
              "status_label": i18n.status_label(str(r.get("status")), lang),
              "message": truncate(localized(r, "message", lang), MAX_TEXT, keep_end=False)[0]}
             for r in results if r.get("status") in NOT_RUN]
+
+
+def error_split(results: list[dict[str, Any]], lang: str) -> dict[str, list[dict[str, Any]]]:
+    """Submissions with errors, split by the result's ``error_kinds``: ``environment`` (could not run in the
+    grading environment: a missing module or library, no data) and ``student`` (errors in their own code); a
+    submission with both is in both."""
+    out: dict[str, list[dict[str, Any]]] = {"environment": [], "student": []}
+    for r in results:
+        kinds = r.get("error_kinds") or {}
+        for kind in out:
+            if kinds.get(kind):
+                out[kind].append({"id": (r.get("submission") or {}).get("id", "?"), "n": kinds[kind],
+                                  "message": truncate(localized(r, "message", lang), MAX_TEXT, keep_end=False)[0]})
+    return out
+
+
+def fallback_note(result: dict[str, Any], lang: str) -> str:
+    """The data fallback's note in ``lang`` ("graded on the full MNIST: cell 7 assumes ..."), '' when none."""
+    fb = (result.get("data") or {}).get("fallback") or {}
+    return in_lang(fb.get("note"), lang) if fb.get("note") else ""
 
 
 def sandbox_line(result: dict[str, Any]) -> str:

@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.diagnosis.libraries import classify, environment_cause
+from grader.diagnosis.migrations import error_hints
 from grader.evaluation.runs import EvaluatedRun
 from grader.execution.runner import ExecutionReport
 from grader.recording.events import FactResult, Recording
+from grader.text import Text, text
 
 SCHEMA_VERSION = 1
 
@@ -40,11 +43,22 @@ def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
     }
 
 
-def errors_list(ex: ExecutionReport | None) -> list[dict[str, Any]]:
-    """The cells that raised, with a short traceback."""
+def errors_list(ex: ExecutionReport | None, notebook: Any = None) -> list[dict[str, Any]]:
+    """The cells that raised, with a short traceback; with the ``notebook``, each error's ``kind``
+    (``environment``: the grading environment lacks a module or file; ``student``) and ``follow_on_of`` (the
+    earlier failed cell it only follows from, e.g. a NameError after a failed import; else None)."""
     if ex is None:
         return []
-    return [{"cell_index": c.index, **c.error} for c in ex.cells if c.error]
+    kinds = {c.cell: c for c in classify(ex, notebook)} if notebook is not None else {}
+    return [{"cell_index": c.index, **c.error,
+             **({"kind": kinds[c.index].kind, "follow_on_of": kinds[c.index].follow_on_of}
+                if c.index in kinds else {})} for c in ex.cells if c.error]
+
+
+def error_kinds(errors: list[dict[str, Any]]) -> dict[str, int]:
+    """Root errors (not follow-ons) by kind: ``{"environment": n, "student": m}``, for the class page."""
+    roots = [e for e in errors if e.get("follow_on_of") is None]
+    return {kind: sum(1 for e in roots if e.get("kind", "student") == kind) for kind in ("environment", "student")}
 
 
 def execution_dict(ex: ExecutionReport | None) -> dict[str, Any] | None:
@@ -75,14 +89,20 @@ _HINTS = (
     (re.compile(r"no nvidia driver|not compiled with cuda|no cuda gpus|cuda.*not available", re.I),
      "the code needs a CUDA GPU and the grading machine has none: "
      "use device = 'cuda' if torch.cuda.is_available() else 'cpu'"),
+    *error_hints(),
 )
 
 
-def verdict_message(ex: ExecutionReport) -> str | None:
-    """One sentence for the result's ``message``: what went wrong where (cell index, line), with a hint."""
+def verdict_message(ex: ExecutionReport, notebook: Any = None) -> str | None:
+    """One sentence for the result's ``message``: what went wrong where (cell index, line), with a hint; a
+    module the grading environment lacks is named first (with the ``notebook``)."""
     errors = [c.error | {"index": str(c.index)} for c in ex.cells if c.error]
     if not errors:
         return ex.message
+    cause = environment_cause(ex, notebook) if notebook is not None else None
+    if cause is not None:
+        rest = verdict_message(ex)
+        return f"{cause['en']}; {rest}" if rest else cause["en"]
     err = errors[0]
     found = _CELL_LINE.search(err.get("traceback", "") or "") or _CELL_LINE.search(err["evalue"])
     where = f"cell index {err['index']}" + (f", line {found.group(1) or found.group(2)}" if found else "")
@@ -94,6 +114,17 @@ def verdict_message(ex: ExecutionReport) -> str | None:
     hint = next((h for rx, h in _HINTS if rx.search(f"{err['ename']} {err['evalue']}")), None)
     text += f" ({hint})" if hint else ""
     return f"{text}; {ex.message}" if ex.message else text
+
+
+def verdict_texts(ex: ExecutionReport, notebook: Any = None) -> Text:
+    """The result's ``messages``: :func:`verdict_message` in both languages (a missing library's cause is
+    bilingual; the rest names Python's own error text, the same in both)."""
+    en = verdict_message(ex, notebook) or ""
+    cause = environment_cause(ex, notebook) if notebook is not None and any(c.error for c in ex.cells) else None
+    if cause is None:
+        return text(en, en)
+    rest = verdict_message(ex)
+    return text(en, f"{cause['ko']}; {rest}" if rest else cause["ko"])
 
 
 def write_result(result: dict[str, Any], out_dir: Path) -> Path:

@@ -74,6 +74,7 @@ def _parse_notebook(name: str, text: str, notes: list[str]) -> NotebookNode:
         raise SubmissionError(name, "valid JSON but not a Jupyter notebook (no 'nbformat' field)")
     if data.get("nbformat") == 4 and not isinstance(data.get("cells"), list):
         raise SubmissionError(name, "not a valid notebook: nbformat 4 without a 'cells' list")
+    stored = _stored_outputs(data)
     _repair(data, notes)
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
@@ -86,7 +87,35 @@ def _parse_notebook(name: str, text: str, notes: list[str]) -> NotebookNode:
     if not any(c.cell_type == "code" and c.source.strip() for c in nb.cells):
         raise SubmissionError(name, "the notebook has no code to run" if nb.cells else "the notebook has no cells")
     _foreign_kernel(nb, notes)
+    nb.metadata[STORED_KEY] = stored
     return nb
+
+
+#: notebook metadata key of what the stored outputs said before they were dropped (read by the doctor:
+#: ``grader.diagnosis.cells.stored``): ``execution_counts`` (cell index -> count, as the student last ran them)
+#: and ``widget_cells`` (cells whose outputs held Jupyter widgets, e.g. tqdm progress bars)
+STORED_KEY = "grader_stored"
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _stored_outputs(data: dict[str, Any]) -> dict[str, Any]:
+    """The execution counts and widget outputs of the stored cells (nbformat 4, or 3's first worksheet)."""
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        sheets = [ws for ws in data.get("worksheets") or [] if isinstance(ws, dict)]
+        cells = sheets[0].get("cells") if sheets else None
+    counts: dict[str, int] = {}
+    widgets: list[int] = []
+    for i, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        count = cell.get("execution_count", cell.get("prompt_number"))
+        if isinstance(count, int) and not isinstance(count, bool):
+            counts[str(i)] = count
+        outputs = cell.get("outputs")
+        if isinstance(outputs, list) and any(isinstance(o, dict) and _WIDGET in (o.get("data") or {}) for o in outputs):
+            widgets.append(i)
+    return {"execution_counts": counts, "widget_cells": widgets}
 
 
 def _repair(data: dict[str, Any], notes: list[str]) -> None:
