@@ -301,3 +301,32 @@ def test_weights_no_recorded_state_had_still_flag(workdir: Path) -> None:
     assert all("final_weights" not in (run["proof"] or {}) for run in r["runs"]), summary(r)
     _zero(r, "t1.accuracy")
     assert "weights_mismatch" in check(r, "t1.accuracy")["message"], summary(r)
+
+
+# a full-batch loop keeping the best step's weights and reloading a file saved in the same cell: no epoch edge or
+# cell end separates the saved states from the load, state_dict() itself records them
+FULL_BATCH_BEST = """\
+import copy
+X_all = mnist_train.data[:2000].float().view(-1, 784) / 255.
+Y_all = mnist_train.targets[:2000]
+criterion = torch.nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+best_loss, best_state = float('inf'), None
+for step in range(30):
+    optimizer.zero_grad()
+    cost = criterion(model(X_all), Y_all)
+    cost.backward()
+    optimizer.step()
+    if step in (10, 20) and cost.item() < best_loss:
+        best_loss, best_state = cost.item(), copy.deepcopy(model.state_dict())
+torch.save(model.state_dict(), 'full.pth')
+model.load_state_dict(torch.load('full.pth'))
+model.load_state_dict(best_state)"""
+
+
+def test_full_batch_states_saved_in_the_training_cell_are_recorded(workdir: Path) -> None:
+    r = _grade(workdir, "full_batch_best", [DATA, relu6(), FULL_BATCH_BEST])
+    assert not flag_ids(r) & TAMPER_FLAGS, summary(r)
+    fw = _final_weights(r, 0)
+    assert fw.get("recorded") and fw["step"] == 21 and not fw["last"], (fw, r["runs"][0]["proof"])
+    assert fw["text"]["en"].startswith("restored the weights"), fw
