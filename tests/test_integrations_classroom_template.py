@@ -66,8 +66,39 @@ def test_classroom_template_command_fills_in_the_grader_address(tmp_path: Path) 
     from grader.cli import main
 
     dest = tmp_path / "hw-template"
-    assert main(["classroom-template", str(dest), "--grader-spec", "git+https://example.org/grader@v9"]) == 0
+    assert main(["classroom-template", str(dest), "--grader-spec", "git+https://example.org/grader@v9",
+                 "--platform", "actions"]) == 0
     wf = (dest / ".github" / "workflows" / "classroom.yml").read_text()
     assert "GRADER_SPEC: git+https://example.org/grader@v9" in wf and "YOUR-ORG" not in wf
     assert (dest / "homework.ipynb").is_file() and "example.org/grader@v9" in (dest / "README.md").read_text()
     assert main(["classroom-template", str(dest), "--grader-spec", "x"]) == 2  # never overwrites
+
+
+@pytest.mark.parametrize("gpu", [None, "gpu-a100"])
+def test_classroom50_upload(tmp_path: Path, gpu: str | None) -> None:
+    """`--platform classroom50` (the default): autograder.py, runtime.json, the starter repository, the steps."""
+    import json
+
+    from grader.cli import main
+    from grader.integrations.classroom50 import JOB_LIMIT_S
+    from grader.integrations.classroom50_template import RESERVED_S
+
+    dest = tmp_path / "c50"
+    argv = ["classroom-template", str(dest), "--grader-spec", "git+https://example.org/grader@v9",
+            "--assignment", "mnist_cnn", *(["--gpu-runner", gpu] if gpu else [])]
+    assert main(argv) == 0
+    runtime = json.loads((dest / "runtime.json").read_text())
+    assert runtime["runs-on"] == (["self-hosted", gpu] if gpu else "ubuntu-latest")
+    script = (dest / "autograder" / "autograder.py").read_text()
+    compile(script, "autograder.py", "exec")
+    assert "torch==2.14.1 torchvision==0.29.1" in script and "git+https://example.org/grader@v9" in script
+    assert ("download.pytorch.org/whl/cpu" in script) is (gpu is None)
+    assert f"DEVICE = {'auto' if gpu else 'cpu'!r}" in script and "ASSIGNMENT = 'mnist_cnn'" in script
+    assert "JOB_LIMIT_S, RESERVED_S" in script and 0 < RESERVED_S < JOB_LIMIT_S == 900
+    assert (dest / "autograder" / "autograder.py").stat().st_mode & 0o111
+    readme = (dest / "template" / "README.md").read_text()
+    assert "gh student submit" in readme and "grader check homework.ipynb --assignment mnist_cnn" in readme
+    nbformat.validate(nbformat.read(str(dest / "template" / "homework.ipynb"), as_version=4))
+    assert not (dest / "template" / ".github").exists()  # Classroom 50 owns .github/workflows/autograde.yaml
+    assert "autograders/ASSIGNMENT/autograder.py" in (dest / "INSTRUCTOR.md").read_text()
+    assert main([*argv[:2], "--grader-spec", "x", "--gpu-runner", "gpu", "--platform", "actions"]) == 2

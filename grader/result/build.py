@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +133,16 @@ def write_result(result: dict[str, Any], out_dir: Path) -> Path:
     """Write ``<out>/<submission id>.json`` atomically; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{result['submission']['id']}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    # a fresh temporary file (never a predictable name a planted symlink could redirect), renamed over the path:
+    # the rename replaces whatever is there, a symlink included, without writing through it
+    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".tmp", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(result, indent=1, ensure_ascii=False))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
