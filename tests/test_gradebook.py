@@ -81,3 +81,40 @@ def test_csv_and_canvas_exports(tmp_path: Path) -> None:
     assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MNIST MLP (77)"]
     assert lines[1][0].strip() == "Points Possible" and lines[1][5] == "20"
     assert lines[2] == ["kim", "", "", "kim", "", "10"] and lines[3][5] == "2.5"
+
+
+def test_schema_2_overrides_become_events(tmp_path: Path) -> None:
+    """An old gradebook (overrides table, schema 2) opens as schema 3: each override an event, same grade."""
+    db = tmp_path / "old.sqlite"
+    with Gradebook(db) as gb:
+        gb.record_attempt(key("kim"), result("kim", {"t1.a": 5, "t2.conclusion": 0}), "t0", "t1")
+        gb.db.executescript("DROP TABLE events; UPDATE meta SET value='2' WHERE key='schema_version';")
+        gb.db.execute("INSERT INTO overrides (student, check_id, assignment_id, points, author, comment, created_at)"
+                      " VALUES ('kim', 't2.conclusion', 'dnn2_mnist', 7, 'old_prof', 'fine', '2025-01-01T00:00:00')")
+        gb.db.commit()
+    with Gradebook(db, create=False) as gb:
+        (event,) = gb.history("kim")
+        assert (event.kind, event.author, event.why, event.new) == ("override", "old_prof", "fine", {"points": 7.0})
+        assert gb.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+        (kim,) = gb.latest_results()
+        assert kim["score"]["auto"] == 12 and gb.counts()["overrides"] == 1
+
+
+def test_events_are_append_only_and_stale_saves_refused(tmp_path: Path) -> None:
+    from grader.store.events import StaleEdit
+
+    with Gradebook(tmp_path / "gb.sqlite") as gb:
+        gb.record_attempt(key("kim"), result("kim", {"t1.a": 5, "t2.conclusion": 0}), "t0", "t1")
+        gb.set_rubric_base("dnn2_mnist", {"t2.conclusion": [{"id": "a", "points": 3.0, "en": "A", "ko": "A"},
+                                                            {"id": "b", "points": 4.0, "en": "B", "ko": "B"}]})
+        first = gb.add_event("manual_grade", "ta1", "kim", "dnn2_mnist", "t2.conclusion", {"items": ["a", "b"]},
+                             base=0)
+        with pytest.raises(StaleEdit, match="ta1 changed this at"):
+            gb.add_event("manual_grade", "ta2", "kim", "dnn2_mnist", "t2.conclusion", {"items": ["a"]}, base=0)
+        assert gb.latest_results()[0]["score"]["auto"] == 12
+        gb.add_event("rubric_edit", "prof", "", "dnn2_mnist", "t2.conclusion/b", {"points": 1.0, "en": "B"})
+        assert gb.latest_results()[0]["score"]["auto"] == 9  # the grade follows the item's new points
+        gb.add_event("manual_grade", "ta2", "kim", "dnn2_mnist", "t2.conclusion", {"items": ["a"]}, base=first.id)
+        assert gb.latest_results()[0]["score"]["auto"] == 8
+        assert [e.author for e in gb.history("kim")] == ["ta1", "prof", "ta2"]
+        assert gb.history("kim")[2].old == {"items": ["a", "b"]}

@@ -27,6 +27,7 @@ STAGES: list[tuple[str, ...]] = [
     ("grader.result",),
     ("grader.store",),
     ("grader.report",),
+    ("grader.review",),
     ("grader.pipeline", "grader.fallback", "grader.integrations", "grader.validate", "grader.scaffold"),
     ("grader.batch",),
     ("grader.cli", "grader.__main__"),

@@ -27,7 +27,7 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 _TOP_KEYS = {"schema_version", "id", "version", "title", "default_lang", "seed", "solution", "checks_modules",
              "data", "budgets", "sandbox", "gpu", "tasks", "checks", "integrity", "printed", "diagnoses", "facts",
              "runs", "figures", "leaderboard", "report", "examples"}
-_CHECK_KEYS = {"id", "task", "points", "manual", "check", "hint"}
+_CHECK_KEYS = {"id", "task", "points", "manual", "check", "hint", "rubric"}
 _FACT_TARGETS = ("target", "instance_of", "subclass_of")
 
 
@@ -41,6 +41,19 @@ class TaskInfo:
 
 
 @dataclass(frozen=True)
+class RubricItem:
+    """One rubric item of a manual check (``rubric = [{ id, points, en, ko }]``): what a TA applies with a key."""
+
+    id: str
+    points: float
+    text: Text
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"id", "points", "en", "ko"}`` (the gradebook's rubric items)."""
+        return {"id": self.id, "points": self.points, "en": self.text["en"], "ko": self.text["ko"]}
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     """One rubric line: which registered check (``check``, default the id), its points, its raw parameters."""
 
@@ -51,6 +64,7 @@ class CheckSpec:
     params: dict[str, Any] = field(default_factory=dict)
     check: str = ""
     hint: Text | None = None
+    rubric: tuple[RubricItem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -268,7 +282,28 @@ def _check(c: dict[str, Any], tasks: dict[str, TaskInfo]) -> CheckSpec:
     params = {k: v for k, v in c.items() if k not in _CHECK_KEYS}
     hint = _text(c["hint"], f"[[checks]] {cid}.hint") if "hint" in c else None
     return CheckSpec(cid, str(c["task"]), float(c["points"]), bool(c.get("manual", False)), params,
-                     str(c.get("check", "")), hint)
+                     str(c.get("check", "")), hint, _rubric(cid, c))
+
+
+def _rubric(cid: str, c: dict[str, Any]) -> tuple[RubricItem, ...]:
+    """A manual check's ``rubric`` items: each an id, points (may be negative: a deduction) and en/ko text."""
+    raw = c.get("rubric", [])
+    if raw and not c.get("manual"):
+        raise AssignmentError(f"[[checks]] {cid}: rubric items are for manual checks (manual = true)")
+    if not isinstance(raw, list) or not all(isinstance(i, dict) for i in raw):
+        raise AssignmentError(f"[[checks]] {cid}.rubric must be a list of {{ id, points, en, ko }} tables")
+    items = []
+    for i in raw:
+        unknown = sorted(set(i) - {"id", "points", "en", "ko"})
+        if unknown or not isinstance(i.get("id"), str) or isinstance(i.get("points"), bool) \
+                or not isinstance(i.get("points"), (int, float)):
+            raise AssignmentError(f"[[checks]] {cid}.rubric: every item needs a string id and numeric points "
+                                  f"(and en/ko text only), not {i!r}")
+        items.append(RubricItem(i["id"], float(i["points"]), _text({k: i[k] for k in ("en", "ko") if k in i},
+                                                                     f"[[checks]] {cid}.rubric.{i['id']}")))
+    if len({i.id for i in items}) != len(items):
+        raise AssignmentError(f"[[checks]] {cid}.rubric: item ids must be unique")
+    return tuple(items)
 
 
 def _fact(f: dict[str, Any]) -> dict[str, Any]:

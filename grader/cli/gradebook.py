@@ -1,4 +1,4 @@
-"""``grader report``, ``override`` and ``export``: commands that work on the gradebook, never re-grading.
+"""``grader report``, ``override``, ``history`` and ``export``: commands that work on the gradebook, never re-grading.
 
 One gradebook may hold several assignments (a course): ``report`` then writes the course page at the top of
 ``--out`` and each assignment's class and student pages under ``--out/<assignment id>/``.
@@ -34,11 +34,19 @@ def add_parsers(sub: Any) -> None:
     o.add_argument("check_id")
     o.add_argument("points", type=float)
     o.add_argument("--comment", required=True, help="why (shown to the student)")
-    o.add_argument("--author", default=None, help="who (default: $USER)")
+    o.add_argument("--grader", "--author", dest="author", default=None,
+                   help="who, in the gradebook's history (default: $USER)")
     o.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
     _gradebook_option(o)
     assignment_option(o)
     o.set_defaults(func=_override)
+    h = sub.add_parser("history", help="every manual grade, override, rubric edit and flag decision of a student: "
+                                       "who, when, old → new, why")
+    h.add_argument("student")
+    h.add_argument("--out", type=Path, default=Path("reports"), help="folder with gradebook.sqlite (default reports/)")
+    _gradebook_option(h)
+    assignment_option(h)
+    h.set_defaults(func=_history)
     e = sub.add_parser("export", help="export the gradebook (latest result per student, overrides applied): one "
                                       "assignment (csv, canvas) or the whole course (course)")
     e.add_argument("format", choices=["csv", "canvas", "course"])
@@ -142,6 +150,31 @@ def _override(args: argparse.Namespace) -> int:
           f"score now {result['score']['auto']:g}/{result['score']['auto_max']:g}")
     print("run `grader report` to re-render the pages", file=sys.stderr)
     return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from grader.store.gradebook import Gradebook
+
+    chosen = _chosen(args)
+    with Gradebook(_db(args), create=False) as gb:
+        events = gb.history(args.student, chosen.id if chosen is not None else None)
+    if not events:
+        print(f"no decisions recorded for {args.student}", file=sys.stderr)
+        return EXIT_OK
+    for e in events:
+        print(format_event(e.to_dict()))
+    return EXIT_OK
+
+
+def format_event(e: dict[str, Any]) -> str:
+    """One line of ``grader history``: time, who, kind, what, old → new, why."""
+    def short(v: Any) -> str:
+        if not v:
+            return "—"
+        return ", ".join(f"{k}={v[k]}" for k in v if v[k] not in ("", None, [], 0.0) or k == "points") or "—"
+    where = "/".join(x for x in (e["assignment"], e["student"], e["target"]) if x)
+    why = f'  "{e["why"]}"' if e["why"] else ""
+    return f"{e['time']}  {e['author']:<12} {e['kind']:<13} {where}: {short(e['old'])} → {short(e['new'])}{why}"
 
 
 def _export(args: argparse.Namespace) -> int:

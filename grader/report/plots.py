@@ -14,6 +14,7 @@ import hashlib
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -87,7 +88,10 @@ def font_family() -> tuple[str, ...]:
 
 
 def _rc() -> dict[Any, Any]:
-    return {"svg.fonttype": "path", "svg.hashsalt": _SALT, "font.family": list(font_family()), "font.size": 10,
+    # with a Korean font, text becomes glyph paths (same look everywhere); without one, it stays <text> and the
+    # viewer's browser draws it with its own fonts (Hangul included) instead of matplotlib's empty boxes
+    fonttype = "path" if len(font_family()) > 1 else "none"
+    return {"svg.fonttype": fonttype, "svg.hashsalt": _SALT, "font.family": list(font_family()), "font.size": 10,
             "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
             "axes.grid": True, "grid.color": "#e6e6e6", "grid.linewidth": 0.8, "axes.axisbelow": True,
             "xtick.color": "#444444", "ytick.color": "#444444", "axes.labelcolor": "#333333",
@@ -112,7 +116,9 @@ def _render(draw: Callable[[Axes], None], width: int, height: int, title: str, l
     Margins are fixed in pixels (a layout engine would double the render time).
     """
     height += 16 * legend_rows
-    with rc_context(_rc()):
+    with rc_context(_rc()), warnings.catch_warnings():
+        # no Korean font here: the text is left to the browser (svg.fonttype none), the layout warnings are moot
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
         FigureCanvasAgg(fig)
         top = _MARGIN["t"] + 16 * legend_rows

@@ -36,6 +36,7 @@ class CheckResult(_CheckResultBase, total=False):
     """One rubric line's result (``docs/result-schema.md``, ``checks[]``)."""
 
     voided_by: list[str]
+    voided_points: float    # the points before the flag took them (given back if a TA dismisses it)
     diagnoses: list[str]    # refs of the doctor's findings that explain it
     override: dict[str, Any]  # an instructor's manual score (gradebook)
 

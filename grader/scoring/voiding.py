@@ -42,12 +42,12 @@ def trusted_context(ctx: CheckContext, flags: list[Flag]) -> CheckContext | None
     return dataclasses.replace(ctx, runs=runs, memo={})
 
 
-def _void(check: CheckResult, flag_ids: list[str]) -> CheckResult:
+def _void(check: CheckResult, flag_ids: list[str], original: float) -> CheckResult:
     names = ", ".join(dict.fromkeys(flag_ids))
     before = as_text(check.get("messages") or check["message"])
     messages = text(f"0 points: integrity flag {names} — {before['en']}", f"0점: 무결성 경고 {names} — {before['ko']}")
     return {**check, "points": 0.0, "passed": False, "status": "fail", "voided_by": list(dict.fromkeys(flag_ids)),
-            "message": messages["en"], "messages": messages}
+            "voided_points": float(original), "message": messages["en"], "messages": messages}
 
 
 def _voided(check_id: str, patterns: list[str], rubric: Rubric) -> bool:
@@ -64,6 +64,7 @@ def score_checks(rubric: Rubric, ctx: CheckContext, flags: list[Flag]) -> list[C
     """The rubric's check results with every flag's ``voids`` and ``untrusted`` applied."""
     checks = run_checks(rubric, ctx)
     voided: list[list[str]] = [[] for _ in checks]
+    original = [float(c["points"]) for c in checks]  # what a dismissed flag gives back (grader/store/decisions.py)
     trusted = trusted_context(ctx, flags)
     if trusted is not None:
         by_untrusted = [f["id"] for f in flags if f.get("untrusted")]
@@ -75,4 +76,4 @@ def score_checks(rubric: Rubric, ctx: CheckContext, flags: list[Flag]) -> list[C
     for why, c in zip(voided, checks, strict=True):
         why.extend(f["id"] for f in flags
                    if not c["manual"] and _voided(c["id"], list(f.get("voids") or []), rubric))
-    return [_void(c, why) if why else c for c, why in zip(checks, voided, strict=True)]
+    return [_void(c, why, o) if why else c for c, why, o in zip(checks, voided, original, strict=True)]

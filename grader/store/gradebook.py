@@ -1,9 +1,11 @@
-"""The SQLite gradebook: every attempt, its per-check rows, and instructor overrides.
+"""The SQLite gradebook: every attempt, its per-check rows, and the people's decisions as an append-only event
+log (:mod:`grader.store.events`: manual grades, overrides, rubric edits, flag decisions; who, when, old → new, why).
 
 One writer (the batch parent process), WAL mode so readers (``grader report``/``export``) never block it.
 Each finished attempt is committed on its own, so a killed batch loses at most the submissions in flight.
 The attempt key (student, submission sha256, assignment id + version, grader version, data mode) is unique:
-re-runs update in place instead of duplicating.
+re-runs update in place instead of duplicating. Events are keyed by student, assignment and check (never by
+attempt), so a re-grade of a notebook keeps them; the current grade is derived from them when results are read.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import UsageError
+from grader.store import events as ev
+from grader.store.decisions import Item, apply_flag_decisions, apply_overrides, as_override, current_rubric
 
-GRADEBOOK_SCHEMA = 2  # 2: overrides name their assignment (one gradebook holds a whole course)
+# 2: overrides name their assignment (one gradebook holds a whole course); 3: the event log (overrides moved there)
+GRADEBOOK_SCHEMA = 3
 DEFAULT_NAME = "gradebook.sqlite"
 
 _SCHEMA = """
@@ -115,17 +120,23 @@ class Gradebook:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA + ev.SCHEMA)
+        self._migrate(path)
+        self._rubric_bases: dict[str, dict[str, list[Item]]] = {}
+
+    def _migrate(self, path: Path) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(GRADEBOOK_SCHEMA),))
-            self.db.commit()
-        elif int(row["value"]) == 1:  # schema 1: overrides without an assignment id ('' = any assignment)
-            self.db.execute("ALTER TABLE overrides ADD COLUMN assignment_id TEXT NOT NULL DEFAULT ''")
-            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(GRADEBOOK_SCHEMA),))
-            self.db.commit()
-        elif int(row["value"]) != GRADEBOOK_SCHEMA:
-            raise UsageError(f"{path}: gradebook schema {row['value']} is not the supported {GRADEBOOK_SCHEMA}")
+        version = GRADEBOOK_SCHEMA if row is None else int(row["value"])
+        if version > GRADEBOOK_SCHEMA:
+            raise UsageError(f"{path}: gradebook schema {version} is newer than the supported {GRADEBOOK_SCHEMA}")
+        if row is not None and version == GRADEBOOK_SCHEMA:
+            return
+        with self._tx():
+            if version == 1:  # schema 1: overrides without an assignment id ('' = any assignment)
+                self.db.execute("ALTER TABLE overrides ADD COLUMN assignment_id TEXT NOT NULL DEFAULT ''")
+            if version < 3:  # schema 2: overrides in their own table → override events
+                ev.migrate_overrides(self.db)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(GRADEBOOK_SCHEMA),))
 
     def close(self) -> None:
         self.db.close()
@@ -215,12 +226,41 @@ class Gradebook:
         maximum = float(checks[check_id]["max"])
         if not 0 <= points <= maximum:
             raise UsageError(f"points for {check_id} must be between 0 and {maximum:g}, not {points:g}")
-        record = {"points": float(points), "author": author, "comment": comment, "time": now()}
-        with self._tx():
-            self.db.execute("INSERT INTO overrides (student, check_id, assignment_id, points, author, comment,"
-                            " created_at) VALUES (?,?,?,?,?,?,?)", (student, check_id, latest["assignment_id"],
-                                                                   float(points), author, comment, record["time"]))
-        return record
+        event = ev.append(self.db, now(), author, "override", student, latest["assignment_id"], check_id,
+                          {"points": float(points)}, why=comment)
+        return {"points": float(points), "author": author, "comment": comment, "time": event.time, "event": event.id}
+
+    def add_event(self, kind: str, author: str, student: str, assignment_id: str, target: str,
+                  new: dict[str, Any], why: str = "", base: int | None = None,
+                  old: dict[str, Any] | None = None) -> ev.Event:
+        """Append one decision to the event log (see :func:`grader.store.events.append`; ``base`` = the event
+        id the person saw, a stale one raises :class:`grader.store.events.StaleEdit`)."""
+        return ev.append(self.db, now(), author, kind, student, assignment_id, target, new, why, base, old)
+
+    def history(self, student: str | None = None, assignment_id: str | None = None,
+                kinds: tuple[str, ...] = ev.KINDS) -> list[ev.Event]:
+        """Every event (of ``student``, of ``assignment_id``, of ``kinds``) in the order they were saved."""
+        return ev.read(self.db, student, assignment_id, kinds)
+
+    def set_rubric_base(self, assignment_id: str, base: dict[str, list[Item]]) -> None:
+        """The rubric items the assignment defines (check id → items), before any edit in the gradebook."""
+        self._rubric_bases[assignment_id] = base
+
+    def _rubric_base(self, assignment_id: str) -> dict[str, list[Item]]:
+        if assignment_id not in self._rubric_bases:
+            from grader.assignment import available, load_assignment
+
+            base: dict[str, list[Item]] = {}
+            if assignment_id in available():
+                base = {c.id: [i.to_dict() for i in c.rubric] for c in load_assignment(assignment_id).checks
+                        if c.rubric}
+            self._rubric_bases[assignment_id] = base
+        return self._rubric_bases[assignment_id]
+
+    def rubric(self, assignment_id: str) -> dict[str, list[Item]]:
+        """The current rubric items per manual check: the assignment's, with the gradebook's edits applied."""
+        edits = [e for e in ev.read(self.db, None, assignment_id, ("rubric_edit",)) if e.assignment_id]
+        return current_rubric(self._rubric_base(assignment_id), edits)
 
     # ------------------------------------------------------------------ reading
     def _latest_rows(self, assignment_id: str | None = None) -> dict[tuple[str, str], sqlite3.Row]:
@@ -239,53 +279,54 @@ class Gradebook:
         """The assignments this gradebook holds results of, sorted."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT assignment_id FROM attempts ORDER BY 1")]
 
-    def overrides(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """The effective (latest) override per (student, assignment id, check id); assignment '' = a schema-1
-        override, which applies to any assignment."""
-        out: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for r in self.db.execute("SELECT * FROM overrides ORDER BY id"):
-            out[(r["student"], r["assignment_id"], r["check_id"])] = {
-                "points": r["points"], "author": r["author"], "comment": r["comment"], "time": r["created_at"]}
-        return out
-
     def latest_results(self, assignment_id: str | None = None) -> list[dict[str, Any]]:
-        """The latest result of every student (sorted by student, then assignment), overrides applied; only
-        ``assignment_id``'s when given."""
-        # sorted once: a schema-1 override (assignment '') first, so one naming the assignment wins over it
-        ovr = sorted(self.overrides().items(), key=lambda kv: kv[0][1])
+        """The latest result of every student (sorted by student, then assignment) with the people's decisions
+        applied (manual grades and overrides, dismissed flags); only ``assignment_id``'s when given."""
+        return self.decide(self.stored_results(assignment_id))
+
+    def attempts_version(self) -> str:
+        """Changes whenever an attempt is stored (a cache of :meth:`stored_results` is valid while it holds)."""
+        row = self.db.execute("SELECT COUNT(*), MAX(id), MAX(finished_at), TOTAL(LENGTH(result_json)) FROM attempts"
+                              ).fetchone()
+        return "/".join(map(str, tuple(row)))
+
+    def stored_results(self, assignment_id: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(student, assignment, result as graded) of the latest attempts, sorted; no decision applied."""
+        return [(s, a, json.loads(row["result_json"])) for (s, a), row in sorted(self._latest_rows(assignment_id)
+                                                                                  .items())]
+
+    def decide(self, stored: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The people's decisions applied to copies of ``stored`` results (which are left as they are)."""
+        grades: dict[str, dict[tuple[str, str], ev.Event]] = {}
+        # a schema-1 override (assignment '') applies to any assignment; one naming the assignment wins over it
+        for (s, a, t), e in sorted(ev.current(self.db, "grade").items(), key=lambda kv: kv[0][1] != ""):
+            grades.setdefault(s, {})[(a, t)] = e
+        flags: dict[tuple[str, str], dict[str, ev.Event]] = {}
+        for (s, a, t), e in ev.current(self.db, "flag").items():
+            flags.setdefault((s, a), {})[t] = e
+        rubrics: dict[str, dict[str, list[Item]]] = {}
         results = []
-        for (student, aid), row in sorted(self._latest_rows(assignment_id).items()):
-            result = json.loads(row["result_json"])
-            mine = {cid: o for (s, a, cid), o in ovr if s == student and a in ("", aid)}
-            results.append(apply_overrides(result, mine))
+        for student, aid, raw in stored:
+            result = {**raw, "checks": [dict(c) for c in raw.get("checks") or []]}
+            result = apply_flag_decisions(result, flags.get((student, aid), {}))
+            mine = {t: e for (a, t), e in grades.get(student, {}).items() if a in ("", aid)}
+            if mine and aid not in rubrics:
+                rubrics[aid] = self.rubric(aid)
+            maxima = {c["id"]: float(c["max"]) for c in result.get("checks", [])}
+            records = {t: as_override(e, rubrics[aid].get(t, []), maxima[t]) for t, e in mine.items() if t in maxima}
+            results.append(apply_overrides(result, records, force=bool(result.get("dismissed_flags"))))
         return results
 
     def counts(self) -> dict[str, int]:
-        return {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
-                for t in ("students", "submissions", "attempts", "check_results", "overrides")}
+        """Rows per table (``overrides``: override events; ``events``: every event)."""
+        out = {t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
+               for t in ("students", "submissions", "attempts", "check_results", "events")}
+        out["overrides"] = int(self.db.execute("SELECT COUNT(*) FROM events WHERE kind='override'").fetchone()[0])
+        return out
 
 
 def _key_tuple(key: AttemptKey) -> tuple[str, ...]:
     return (key.student, key.sha256, key.assignment_id, key.assignment_version, key.grader_version, key.data_mode)
-
-
-def apply_overrides(result: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Put each override on its check (``check["override"]``, ``points`` replaced) and recompute ``score``."""
-    from grader.scoring.score import totals
-
-    if not overrides or not result.get("checks"):
-        return result
-    for c in result["checks"]:
-        o = overrides.get(c["id"])
-        if o is None:
-            continue
-        c["override"] = dict(o, original_points=c["points"], original_status=c["status"])
-        c["points"] = min(float(o["points"]), float(c["max"]))
-        c["pending"] = False
-        c["passed"] = c["points"] >= c["max"]
-        c["status"] = "pass" if c["passed"] else ("partial" if c["points"] > 0 else "fail")
-    result["score"] = totals(result["checks"])
-    return result
 
 
 # ---------------------------------------------------------------------- exports
