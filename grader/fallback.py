@@ -44,7 +44,7 @@ class SizeAssumption:
     split: str         # the provider's split name ("train", "test")
     served: int        # items the quick mode served for that split
     full: int          # items of the whole split
-    reason: str        # shape | index | split | empty
+    reason: str        # shape | index | split | empty | scale
     error: str         # "ename: evalue" (first line)
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +139,42 @@ def _empty(message: str, sizes: dict[str, tuple[int, int]], code: str) -> tuple[
     return None
 
 
+def silent_assumption(result: dict[str, Any], notebook: Any,
+                      sizes: dict[str, tuple[int, int]]) -> SizeAssumption | None:
+    """Assumptions of the whole size that raise nothing: a model trained on empty batches (the doctor's
+    ``empty_batches``) after code naming a number between a split's served and whole size, or printed costs that
+    are the recorded epoch means scaled by served/whole (an average over the whole data's batch count)."""
+    sizes = {k: (s, f) for k, (s, f) in sizes.items() if 0 < s < f}
+    cells = list(getattr(notebook, "cells", None) or [])
+    for d in result.get("diagnoses") or []:
+        cell = d.get("cell_index")
+        if d.get("id") != "empty_batches" or not isinstance(cell, int):
+            continue
+        literals = {int(v.replace("_", "")) for v in _INT.findall(_sources(cells, cell))}
+        for split, (served, full) in sorted(sizes.items(), key=lambda kv: kv[1][1]):
+            if any(served < n <= full for n in literals):
+                return SizeAssumption(cell, split, served, full, "empty", "a batch of 0 rows (NaN loss)")
+    return _scaled_costs(result, sizes)
+
+
+def _scaled_costs(result: dict[str, Any], sizes: dict[str, tuple[int, int]]) -> SizeAssumption | None:
+    """Printed costs matching no recorded loss but the recorded epoch means × served/whole of the train split."""
+    flag = next((f for f in result.get("flags") or [] if f.get("id") == "printed_numbers"
+                 and (f.get("evidence") or {}).get("unmatched")), None)
+    if flag is None or "train" not in sizes:
+        return None
+    served, full = sizes["train"]
+    printed = [float(c) for c in flag["evidence"]["unmatched"] if isinstance(c, (int, float))]
+    for run in result.get("runs") or []:
+        means = [e["mean_loss"] * served / full for e in run.get("epochs") or []
+                 if isinstance(e.get("mean_loss"), (int, float))]
+        hits = [c for c in printed if any(abs(c - m) <= max(0.05 * abs(m), 1e-5) for m in means)]
+        if len(hits) >= 2 and len(hits) >= 0.8 * len(printed):
+            return SizeAssumption(int(run.get("cell_index") or 0), "train", served, full, "scale",
+                                  f"printed costs {served / full:g}× the recorded epoch means")
+    return None
+
+
 @dataclass
 class Fallback:
     """What the pipeline does about a size assumption: grade again in ``mode``, or explain (mode None)."""
@@ -150,15 +186,18 @@ class Fallback:
 
 
 def plan(provider: DataProvider, mode: str, report: ExecutionReport | None, notebook: Any,
-         data_dir: Path | None) -> Fallback | None:
-    """The fallback for one graded submission, or None (no failed cell, no size assumption, the whole data
-    already, or a provider without ``full_mode``/``split_sizes``)."""
+         data_dir: Path | None, result: dict[str, Any] | None = None) -> Fallback | None:
+    """The fallback for one graded submission, or None (no size assumption, the whole data already, or a provider
+    without ``full_mode``/``split_sizes``). Besides failed cells, ``result`` shows assumptions that raise nothing:
+    training on empty batches sliced past the served end, printed costs divided by the whole data's batch count."""
     full_mode = getattr(provider, "full_mode", None)
     sizes_of = getattr(provider, "split_sizes", None)
-    if not full_mode or mode == full_mode or sizes_of is None or report is None \
-            or not any(c.error for c in report.cells):
+    if not full_mode or mode == full_mode or sizes_of is None or report is None:
         return None
-    found = assumes_full_size(report, notebook, sizes_of(provider.prepare(mode, data_dir)))
+    sizes = sizes_of(provider.prepare(mode, data_dir))
+    found = assumes_full_size(report, notebook, sizes) if any(c.error for c in report.cells) else None
+    if found is None and result is not None:
+        found = silent_assumption(result, notebook, sizes)
     if found is None:
         return None
     available = getattr(provider, "available", None)
@@ -188,10 +227,10 @@ def explanation(fb: Fallback) -> Text:
     a = fb.assumption
     return text(
         f"cell {a.cell} assumes the full {fb.label} ({_images(a.full, a.split)}), but the quick mode "
-        f"'{fb.from_mode}' serves {_images(a.served, a.split)}, so it failed here ({a.error}); it would run on "
+        f"'{fb.from_mode}' serves {_images(a.served, a.split)}, so it went wrong here ({a.error}); it would run on "
         f"the full data. Write it without the size: len(dataset), .view(-1, 784), slices relative to len(...)",
         f"셀 {a.cell}은(는) 전체 {fb.label}({_images_ko(a.full, a.split)})를 가정하지만, 빠른 채점 모드 "
-        f"'{fb.from_mode}'는 {_images_ko(a.served, a.split)}만 제공하므로 여기서 실패했습니다({a.error}). 전체 "
+        f"'{fb.from_mode}'는 {_images_ko(a.served, a.split)}만 제공하므로 여기서 잘못되었습니다({a.error}). 전체 "
         f"데이터에서는 실행됩니다. 크기를 직접 쓰지 마세요: len(dataset), .view(-1, 784), len(...) 기준의 슬라이스")
 
 
@@ -222,6 +261,8 @@ def annotate(result: dict[str, Any], fb: Fallback, first: dict[str, Any] | None 
         result["message"] = result["messages"]["en"]
         result.setdefault("diagnoses", []).insert(0, diagnosis(fb).to_dict())
         _mark_environment(result, fb.assumption.cell)
+        if fb.assumption.reason == "scale":  # the printed costs are explained: no accusation left standing
+            result["flags"] = [f for f in result.get("flags") or [] if f.get("id") != "printed_numbers"]
     result.setdefault("data", {})["fallback"] = info
     return result
 

@@ -118,7 +118,7 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     result, report, notebook = _grade_once(path, assignment, rubric, opts, slot)
     mode = result["data"]["mode"]
     provider = data_provider(assignment)
-    fb = fallback.plan(provider, mode, report, notebook, opts.data_dir)
+    fb = fallback.plan(provider, mode, report, notebook, opts.data_dir, result)
     if fb is None:
         return result
     if fb.mode is None:  # no whole data here: explain instead
@@ -148,7 +148,7 @@ def _grade_once(path: Path, assignment: Assignment, rubric: Rubric, opts: GradeO
         recording = load_recording(space.events, sub.notebook, facts_token=report.facts_token)
         t_eval = time.monotonic()
         preload.join()
-        runs = _evaluate(recording, space.probe, provider, root, proof=opts.proof)
+        runs = _evaluate(recording, space.probe, provider, root, proof=opts.proof, rows=assignment.evaluation_data)
         ctx = _context(assignment, rubric, runs, recording, report, sub, mode)
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
         checks = explain_checks(score_checks(rubric, ctx, flags), ctx.diagnoses)
@@ -185,11 +185,11 @@ def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions) -> tuple[Exec
 
 
 def _evaluate(recording: Recording, probe_dir: Path, provider: DataProvider, root: Path | None,
-              proof: bool = True) -> list[EvaluatedRun]:
+              proof: bool = True, rows: dict[str, Any] | None = None) -> list[EvaluatedRun]:
     """Trusted evaluation of every run in this process (evaluation stage)."""
     from grader.evaluation.evaluate import evaluate_runs  # torch: imported while the kernel ran (_preload)
 
-    return evaluate_runs(recording, probe_dir, provider, root, proof=proof)
+    return evaluate_runs(recording, probe_dir, provider, root, proof=proof, rows=rows)
 
 
 def _context(assignment: Assignment, rubric: Rubric, runs: list[EvaluatedRun], recording: Recording,

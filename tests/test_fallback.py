@@ -145,3 +145,41 @@ def test_an_ordinary_bug_is_not_regraded(tmp_path: Path) -> None:
     assert res["status"] == "errors" and res["data"]["mode"] == "subset"
     assert "fallback" not in res["data"]
     assert all(d["id"] != "full_size_assumed" for d in res["diagnoses"])
+
+
+# assumptions that raise nothing: batches sliced by hand for 60,000 images (empty past the subset's end, NaN loss),
+# and a per-epoch cost averaged over the whole data's 60 batches of 1,000
+MANUAL_BATCHES = """model = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+batch_size = 1000
+for i in range(int(60000 / batch_size)):
+    X = mnist_train.data[i * batch_size:(i + 1) * batch_size].view(-1, 784).float() / 255
+    Y = mnist_train.targets[i * batch_size:(i + 1) * batch_size]
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(X), Y)
+    loss.backward()
+    opt.step()
+print('loss', loss.item())"""
+AVERAGED_OVER_60 = """model = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+loader = torch.utils.data.DataLoader(mnist_train, batch_size=1000, shuffle=True)
+for epoch in range(2):
+    avg_cost = 0
+    for X, Y in loader:
+        opt.zero_grad()
+        cost = torch.nn.functional.cross_entropy(model(X.view(-1, 784)), Y)
+        cost.backward()
+        opt.step()
+        avg_cost += cost / 60
+    print('Epoch:', '%04d' % (epoch + 1), 'cost =', '{:.9f}'.format(avg_cost))"""
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(), reason="full MNIST not available")
+@pytest.mark.parametrize(("code", "reason"), [(MANUAL_BATCHES, "empty"), (AVERAGED_OVER_60, "scale")])
+def test_silent_size_assumptions_are_regraded(tmp_path: Path, code: str, reason: str) -> None:
+    res = grade_file(_nb(tmp_path, DATA, code), opts=GradeOptions(data="subset", data_dir=SHARED_MNIST, device="cpu"))
+    fb = res["data"].get("fallback") or {}
+    assert (fb.get("to"), fb.get("reason"), fb.get("cell")) == ("full", reason, 1), (fb, res["diagnoses"])
+    assert res["data"]["mode"] == "full"
+    ids = {f["id"] for f in res["flags"]} | {d["id"] for d in res["diagnoses"]}
+    assert not ids & {"printed_numbers", "empty_batches", "lr_too_high", "dead_relu"}, ids

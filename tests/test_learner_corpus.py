@@ -111,6 +111,7 @@ def test_batch_finishes_in_budget(batch: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_learner_notebook(batch: dict[str, Any], name: str) -> None:
+    """One notebook's result against what a careful TA expects (expected.json): honest ones are never accused."""
     exp = EXPECTED[name]
     if exp.get("data_mode") == "full" and not batch["full_data"]:
         pytest.skip("needs the full MNIST ($GRADER_MNIST_DIR) to be re-graded on it")
@@ -130,6 +131,12 @@ def test_learner_notebook(batch: dict[str, Any], name: str) -> None:
     for cid in exp.get("credited", []):
         c = checks[cid]
         assert c["points"] > 0 and not c.get("voided_by"), f"{cid} not credited: {c['message']} | {why}"
+    if exp.get("accuracy_measured"):
+        assert all(r["accuracy"]["value"] is not None and r["accuracy"]["source"] == "grader"
+                   for r in res["runs"]), f"an accuracy was withheld | {why}"
+    proofs = json.dumps([r.get("proof") for r in res["runs"]], ensure_ascii=False).lower()
+    for word in exp.get("proof_mentions", []):
+        assert word.lower() in proofs, f"no run's proof says {word!r} | {why}"
     ids = {d["id"] for d in res["diagnoses"]}
     assert set(exp.get("diagnoses", [])) <= ids, f"diagnoses {sorted(ids)} | {why}"
     if "data_mode" in exp:

@@ -52,6 +52,17 @@ def _forwards(inp: DiagnosisInput) -> dict[int, list[dict[str, Any]]]:
     return by_model
 
 
+def _image_like(shape: Any) -> bool:
+    """An input batch that can be images: a height and width, or at least 64 features per sample (a flattened
+    image); a table's few columns (scores, XOR's pairs) are never "raw pixels"."""
+    if not isinstance(shape, list) or len(shape) < 2:
+        return False
+    per = 1
+    for d in shape[1:]:
+        per *= int(d)
+    return len(shape) >= 3 or per >= 64
+
+
 def _run_for(inp: DiagnosisInput, model: int, cell: int) -> EvaluatedRun | None:
     """The latest run of ``model`` that started training at or before probe cell ``cell``."""
     mine = [er for er in inp.runs if er.run.model_id == model and er.run.cell <= cell]
@@ -67,7 +78,7 @@ def inputs(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
         if er is None:
             continue
         lo, hi = min(e["min"] for e in train), max(e["max"] for e in train)
-        if hi > cfg.unscaled_max:
+        if hi > cfg.unscaled_max and any(_image_like(e.get("shape")) for e in train):
             printed = [printed_accuracy(inp.stdout(inp.cell_index(int(e["cell"]))), cfg.printed.accuracy)
                        for e in events if not e["grad"]]
             out.append(_unscaled(er, lo, hi, next((p for p in printed if p is not None), None)))
@@ -221,3 +232,22 @@ def _epoch_values(er: EvaluatedRun) -> tuple[list[float], list[float]]:
             lasts.append(last / ep.steps)
         start += ep.steps
     return means, lasts
+
+
+def empty_batches(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
+    """A model trained on a batch of 0 rows (a slice past the data's end): its loss is NaN and nothing raises."""
+    out = []
+    for ev in inp.doctor_events("empty_input"):
+        run = ev.get("run")
+        cell = inp.cell_index(int(ev.get("cell", 0)))
+        out.append(Diagnosis(
+            "empty_batches", "error",
+            text(f"cell {cell} trained on an empty batch (input shape {ev.get('shape')}): a slice past the end of "
+                 "the data gives 0 rows and a NaN loss, without any error",
+                 f"셀 {cell}이(가) 빈 배치(입력 shape {ev.get('shape')})로 학습했습니다: 데이터 끝을 넘는 슬라이스는 "
+                 "0개의 행과 NaN loss 를 만들며 오류도 나지 않습니다"),
+            text("compute the number of batches from len(dataset) (or use a DataLoader) instead of writing it out",
+                 "배치 수를 직접 쓰지 말고 len(dataset) 으로 계산하세요 (또는 DataLoader 를 쓰세요)"),
+            evidence={"shape": ev.get("shape"), "cell": cell},
+            run=run if isinstance(run, int) and run >= 0 else None, cell_index=cell))
+    return out

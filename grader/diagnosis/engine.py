@@ -16,13 +16,14 @@ RULES: tuple[Rule, ...] = (
     libraries.missing_library,
     cells.task_cell_errors, oddities.unparsable_cells, migrations.old_apis, oddities.out_of_order,
     oddities.progress_only, gradients.grad_not_zeroed, gradients.grad_zeroed_before_step,
-    training.lr_too_high, gradients.exploding,
+    data.empty_batches, training.lr_too_high, gradients.exploding,
     training.chance_plateau, training.wrong_optimizer, data.trained_on_test, data.inputs,
     structure.output_layer, structure.dropout_ignores_eval, data.avg_cost_outside, gradients.dead_relu,
     environment.pip_missing, environment.colab_environment,
 )
 #: a finding on the left explains the ones on the right for the same run: those are folded into it
-_ROOT_CAUSES = {"grad_not_zeroed": ("lr_too_high", "exploding_gradients", "chance_plateau", "dead_relu"),
+_ROOT_CAUSES = {"empty_batches": ("lr_too_high", "exploding_gradients", "chance_plateau", "dead_relu"),
+                "grad_not_zeroed": ("lr_too_high", "exploding_gradients", "chance_plateau", "dead_relu"),
                 "grad_zeroed_before_step": ("chance_plateau", "dead_relu"),
                 "lr_too_high": ("exploding_gradients",), "chance_plateau": ("dead_relu",)}
 

@@ -65,6 +65,7 @@ class Doctor:
         self.batch: dict[int, int] = {}                # id(module) -> batch size of its first autograd call
         self.big: dict[int, int] = {}                  # id(module) -> test-like autograd samples left
         self.test_sigs: set[tuple[int, int]] | None = None  # background signatures of the served test images
+        self.empty: set[int] = set()                   # ids of models already seen training on an empty batch
 
     # ------------------------------------------------------------------ forward calls
     def root_forward(self, mod: Any, args: Any) -> None:
@@ -83,6 +84,12 @@ class Doctor:
                 self.sample(mod, args, grad, key, test_like=True)
             if grad and id(mod) not in self.losses:
                 self.last_root = mod  # resolved (compile wrapper, id) only at an idle step: Module getattr is slow
+                if args and isinstance(args[0], torch.Tensor) and args[0].dim() and not args[0].shape[0] \
+                        and id(mod) not in self.empty:
+                    # a batch of 0 rows (a slice past the data's end): its loss is NaN, nothing raises
+                    self.empty.add(id(mod))
+                    self.p.emit("doctor", kind="empty_input", model=id(mod), shape=list(args[0].shape),
+                                run=len(self.p.runs) - 1)
         except Exception as exc:
             self.p.error("doctor_root", exc)
 
