@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment, available, load_assignment
+from grader.cli.canvas import push_from_args, push_options
 from grader.cli.options import assignment_option
 from grader.cli.output import format_table, write_pages
 from grader.errors import UsageError
@@ -54,6 +55,7 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("--gradebook", type=Path, default=Path("reports/gradebook.sqlite"))
     assignment_option(e)
     e.add_argument("--canvas-id", default=None, help="Canvas assignment id for the column title")
+    push_options(e)
     e.set_defaults(func=_export)
 
 
@@ -66,7 +68,14 @@ def _db(args: argparse.Namespace) -> Path:
 
 
 def _one_assignment(gb: Any, chosen: Assignment | None) -> Assignment:
-    """The assignment a per-assignment command works on: ``--assignment``, else the gradebook's only one."""
+    """The assignment a per-assignment command works on: ``--assignment``, else the gradebook's only one (its
+    ``[deadline]`` is the one the gradebook's late penalties follow)."""
+    assignment = _pick_assignment(gb, chosen)
+    gb.deadlines[assignment.id] = assignment.deadline
+    return assignment
+
+
+def _pick_assignment(gb: Any, chosen: Assignment | None) -> Assignment:
     ids = gb.assignment_ids()
     if chosen is not None:
         if ids and chosen.id not in ids:
@@ -195,6 +204,11 @@ def _export(args: argparse.Namespace) -> int:
             return EXIT_OK
         assignment = _one_assignment(gb, chosen)
         results = gb.latest_results(assignment.id if gb.assignment_ids() else None)
+    if args.push:
+        if args.format != "canvas":
+            raise UsageError("--push is for `grader export canvas`")
+        print("\n".join(push_from_args(results, args)))
+        return EXIT_OK
     if args.format == "csv":
         export_csv(results, out)
     else:

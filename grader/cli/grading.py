@@ -59,6 +59,9 @@ def add_parsers(sub: Any) -> None:
     b.add_argument("--gpus-per-task", type=float, default=None,
                    help="with --backend ray: GPU fraction per submission (default 1/16 with GPUs, else 0)")
     run_limits(b, "also write JUnit XML (one testsuite per student)")
+    b.add_argument("--times", type=Path, default=None, metavar="FILE.csv",
+                   help="submission times (student,submitted_at with a UTC offset, e.g. the LMS export) for the "
+                        "[deadline] late policy; never a commit date or file time")
     b.set_defaults(func=_batch)
 
 
@@ -169,6 +172,7 @@ def _batch(args: argparse.Namespace) -> int:
             print(f"  ✘ {e.student}: {e.problem}", file=sys.stderr)
         for why in found.refused:
             print(f"  ✘ refused archive entry: {why}", file=sys.stderr)
+        print(record_submission_times(found.entries, args.times, assignment, gb_path), file=sys.stderr)
         bar = ProgressBar(enabled=not args.no_progress)
         try:
             summary = run(found.entries, assignment, opts, args.out, gradebook=gb_path, force=args.force,
@@ -180,9 +184,12 @@ def _batch(args: argparse.Namespace) -> int:
             return 130
         finally:
             bar.close()
+        print(class_similarity(found.entries, assignment, gb_path, args.out, args.lang or assignment.default_lang),
+              file=sys.stderr)
     if summary.skipped:
         print(f"{len(summary.skipped)} already graded (kept; --force re-grades)", file=sys.stderr)
     with Gradebook(gb_path) as gb:
+        gb.deadlines[assignment.id] = assignment.deadline  # --assignment PATH: its [deadline], not the installed one
         results = gb.latest_results(assignment.id)  # a course gradebook holds other assignments too
     print(format_table(results))
     maybe_junit(results, args.junit)
@@ -192,3 +199,46 @@ def _batch(args: argparse.Namespace) -> int:
         print(_gpu_line(summary.gpu), file=sys.stderr)
     print(write_pages(results, args.out, assignment, mode, args.lang or assignment.default_lang), file=sys.stderr)
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def record_submission_times(entries: list[Any], times: Path | None, assignment: Any, gb_path: Path) -> str:
+    """The times file (checked against the students found: any bad line stops before anything is graded) and
+    Canvas ``LATE`` file names → ``submitted_at`` events; one line saying what the late policy will use."""
+    from grader.store.gradebook import Gradebook, now
+    from grader.store.late import canvas_marks, read_times, record_times
+
+    found = read_times(times, {e.student for e in entries}) if times is not None else {}
+    marks = {s: m for s, m in canvas_marks({e.student: e.source for e in entries}).items() if s not in found}
+    if found or marks:
+        with Gradebook(gb_path) as gb:
+            added = record_times(gb.db, now(), assignment.id, {**marks, **found})
+    else:
+        added = 0
+    if assignment.deadline is None:
+        return "no [deadline] in the assignment: no late penalty" + (" (the times are kept)" if added else "")
+    unknown = len({e.student for e in entries if not e.problem} - set(found))
+    return (f"deadline {assignment.deadline.due.isoformat()}: {len(found)} submission time(s) from "
+            f"{times or 'no times file'}, {added} new; {unknown} student(s) without a trusted time (no penalty"
+            + (f", {len(marks)} marked LATE by Canvas" if marks else "") + ")")
+
+
+def class_similarity(entries: list[Any], assignment: Any, gb_path: Path, out: Path, lang: str) -> str:
+    """``out/similarity.json`` and the side-by-side pages of the listed pairs (the submissions are still on
+    disk here: an extracted archive is removed when discovery ends); one line saying what was found."""
+    from grader.report.similarity import write_pair_pages
+    from grader.store.gradebook import Gradebook
+    from grader.store.similarity import similarity, write_similarity
+
+    files = {e.student: e.path for e in entries if e.path is not None and not e.problem}
+    if len(files) < 2:
+        return "similarity: fewer than two submissions, nothing compared"
+    with Gradebook(gb_path) as gb:
+        gb.deadlines[assignment.id] = assignment.deadline
+        results = {r["submission"]["id"]: r for r in gb.latest_results(assignment.id)}
+    report = similarity(files, results, assignment.root / "starter.ipynb")
+    path = write_similarity(report, out)
+    write_pair_pages(report, out, lang)
+    flagged = [p for p in report["pairs"] if p["flagged"]]
+    return (f"similarity ({report['method']}): {len(report['pairs'])} pair(s), {len(flagged)} flagged"
+            + (f", top {flagged[0]['a']} · {flagged[0]['b']} {flagged[0]['score']:.2f}" if flagged else "")
+            + f"; {path}")

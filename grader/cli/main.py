@@ -19,12 +19,24 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs); each command module adds its sub-commands."""
-    from grader.cli import assignments, authoring, check, classroom, gradebook, gradescope, grading, review
+    from grader.cli import (
+        assignments,
+        authoring,
+        check,
+        classroom,
+        deadlines,
+        feedback,
+        gradebook,
+        gradescope,
+        grading,
+        review,
+    )
 
     parser = argparse.ArgumentParser(prog="grader", description="Grade PyTorch homework notebooks.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (grading, check, classroom, gradebook, gradescope, review, assignments, authoring):
+    for module in (grading, check, classroom, gradebook, deadlines, feedback, gradescope, review, assignments,
+                   authoring):
         module.add_parsers(sub)
     return parser
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from grader.report import figures, i18n, view
+from grader.report.similarity import shown_pairs, write_pair_pages
+from grader.store.similarity import read_similarity
 from grader.text import in_lang
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
         "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
         "has_baseline": baseline is not None, "sandbox": view.sandbox_line(result),
-        "fallback_note": view.fallback_note(result, lang),
+        "fallback_note": view.fallback_note(result, lang), "late": view.late_view(result, lang),
     }
 
 
@@ -111,7 +113,9 @@ def _class_context(results: list[dict[str, Any]], baseline: dict[str, Any] | Non
         "acc_band": band, "acc_note": t["acc_note"].format(ref=reference or ""), "rates": view.pass_rates(results),
         "failures": view.common_failures(results, lang), "not_run": view.not_run(results, lang),
         "error_split": view.error_split(results, lang),
-        "elapsed_s": meta.get("elapsed_s"), "sum_s": sum_s,
+        "elapsed_s": meta.get("elapsed_s"), "sum_s": sum_s, "has_late": any(row["late"] for row in rows),
+        "released": next((r["released"] for r in results if r.get("released")), None),
+        "similarity": shown_pairs(meta.get("similarity")), "has_similarity": bool(meta.get("similarity")),
         "generated_at": meta.get("generated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -148,6 +152,10 @@ def write_reports(results: list[dict[str, Any]], out_dir: Path, baseline: dict[s
         path = out_dir / "students" / page_name(sub_id)
         _write_atomic(path, render_student(result, baseline, lang, assignment))
         written.append(path)
+    meta = dict(meta or {})
+    meta.setdefault("similarity", read_similarity(out_dir))
+    if meta["similarity"] and meta["similarity"].get("code"):
+        written += write_pair_pages(meta["similarity"], out_dir, lang)
     index = out_dir / "index.html"
     _write_atomic(index, render_class(results, baseline, lang, assignment, meta))
     return [index, *written]

@@ -192,6 +192,18 @@ def total_score(result: dict[str, Any]) -> tuple[float, float]:
     return total, max(pending, 0.0)
 
 
+def late_view(result: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The late policy's outcome (store/late.py) for the pages: due, submitted, days late, penalty, total after
+    it, who extended or overrode and why; None when the assignment has no deadline."""
+    late = result.get("late")
+    if not late:
+        return None
+    score = result.get("score") or {}
+    return {**late, "note": in_lang(late.get("note"), lang) if late.get("note") else "",
+            "total": float(score.get("after_penalty", score.get("auto") or 0.0)),
+            "days": "?" if late.get("days_late") is None else str(late["days_late"])}
+
+
 def errors_view(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Notebook errors with tracebacks cut to ``MAX_TRACEBACK`` characters; an error that only follows from an
     earlier one (``follow_on_of``) is folded under it (``follow``) instead of listed on its own."""
@@ -249,7 +261,8 @@ def class_rows(results: list[dict[str, Any]], lang: str, assignment: Assignment)
                      "pending": pending, "tasks": tasks,
                      "status": res.get("status", "?"), "status_label": i18n.status_label(res.get("status", "?"), lang),
                      "flags": [f.get("id", "?") for f in res.get("flags") or []],
-                     "accuracy": accuracy_of(res, assignment), "proof": proof_summary(res)})
+                     "accuracy": accuracy_of(res, assignment), "proof": proof_summary(res),
+                     "late": late_view(res, lang)})
     return rows
 
 

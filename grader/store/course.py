@@ -21,17 +21,19 @@ class CourseCell:
     max: float
     status: str
     submission: str         # the submission id (its page is ``<assignment>/students/<page>``)
+    penalty: float = 0.0    # the late penalty (store/late.py), taken from ``auto`` in the total
 
 
 @dataclass(frozen=True)
 class CourseRow:
-    """One student across the course; ``total`` counts auto points (overrides included), not pending ones."""
+    """One student across the course; ``total`` counts auto points (overrides included) less late penalties,
+    not pending ones."""
 
     student: str
     cells: dict[str, CourseCell] = field(default_factory=dict)
 
     def total(self) -> float:
-        return round(sum(c.auto for c in self.cells.values()), 2)
+        return round(sum(c.auto - c.penalty for c in self.cells.values()), 2)
 
 
 def _assignment_of(result: dict[str, Any]) -> str:
@@ -46,7 +48,7 @@ def course_rows(results: list[dict[str, Any]]) -> list[CourseRow]:
         score = r.get("score") or {}
         rows.setdefault(str(sub.get("id")), {})[_assignment_of(r)] = CourseCell(
             float(score.get("auto") or 0.0), float(score.get("pending_manual") or 0.0), float(score.get("max") or 0.0),
-            str(r.get("status")), str(sub.get("id")))
+            str(r.get("status")), str(sub.get("id")), float(score.get("penalty") or 0.0))
     return [CourseRow(s, cells) for s, cells in sorted(rows.items())]
 
 
@@ -60,11 +62,13 @@ def assignment_maxima(results: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def export_course_csv(results: list[dict[str, Any]], path: Path, order: list[str] | None = None) -> Path:
-    """``student, <assignment> (auto), <assignment> pending, ..., total, total_max`` — one row per student;
+    """``student, <assignment> (auto), <assignment> pending, <assignment> penalty, ..., total (after late
+    penalties), total_max`` — one row per student;
     an assignment a student did not hand in is blank (0 towards the total)."""
     maxima = assignment_maxima(results)
     ids = [a for a in (order or []) if a in maxima] + sorted(a for a in maxima if a not in (order or []))
-    header = ["student", *[f"{a}" for a in ids], *[f"{a} pending" for a in ids], "total", "total_max"]
+    header = ["student", *[f"{a}" for a in ids], *[f"{a} pending" for a in ids], *[f"{a} penalty" for a in ids],
+              "total", "total_max"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -72,6 +76,7 @@ def export_course_csv(results: list[dict[str, Any]], path: Path, order: list[str
         for row in course_rows(results):
             cells = [row.cells.get(a) for a in ids]
             w.writerow([row.student, *[f"{c.auto:g}" if c else "" for c in cells],
-                        *[f"{c.pending:g}" if c else "" for c in cells], f"{row.total():g}",
+                        *[f"{c.pending:g}" if c else "" for c in cells],
+                        *[f"{c.penalty:g}" if c else "" for c in cells], f"{row.total():g}",
                         f"{sum(maxima[a] for a in ids):g}"])
     return path

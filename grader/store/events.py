@@ -16,8 +16,12 @@ from typing import Any
 
 from grader.errors import UsageError
 
-KINDS = ("override", "manual_grade", "rubric_edit", "flag_decision")
-FAMILY = {"override": "grade", "manual_grade": "grade", "rubric_edit": "rubric", "flag_decision": "flag"}
+KINDS = ("override", "manual_grade", "rubric_edit", "flag_decision", "submitted_at", "extension", "late_override",
+         "release")
+# submitted_at: a submission time from a source the student does not control (store/late.py); extension: days
+# granted; late_override: the late penalty set by a person; release: feedback released (student '')
+FAMILY = {"override": "grade", "manual_grade": "grade", "rubric_edit": "rubric", "flag_decision": "flag",
+          "submitted_at": "time", "extension": "extension", "late_override": "late", "release": "release"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -23,6 +23,7 @@ from typing import Any
 from grader.errors import UsageError
 from grader.store import events as ev
 from grader.store.decisions import Item, apply_flag_decisions, apply_overrides, as_override, current_rubric
+from grader.store.late import LateBook, late_columns
 
 # 2: overrides name their assignment (one gradebook holds a whole course); 3: the event log (overrides moved there)
 GRADEBOOK_SCHEMA = 3
@@ -123,6 +124,7 @@ class Gradebook:
         self.db.executescript(_SCHEMA + ev.SCHEMA)
         self._migrate(path)
         self._rubric_bases: dict[str, dict[str, list[Item]]] = {}
+        self.deadlines: dict[str, Any] = {}  # assignment id → Deadline | None (store/late.py loads them)
 
     def _migrate(self, path: Path) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -305,6 +307,7 @@ class Gradebook:
         for (s, a, t), e in ev.current(self.db, "flag").items():
             flags.setdefault((s, a), {})[t] = e
         rubrics: dict[str, dict[str, list[Item]]] = {}
+        late = LateBook(self.db, self.deadlines)
         results = []
         for student, aid, raw in stored:
             result = {**raw, "checks": [dict(c) for c in raw.get("checks") or []]}
@@ -314,7 +317,8 @@ class Gradebook:
                 rubrics[aid] = self.rubric(aid)
             maxima = {c["id"]: float(c["max"]) for c in result.get("checks", [])}
             records = {t: as_override(e, rubrics[aid].get(t, []), maxima[t]) for t, e in mine.items() if t in maxima}
-            results.append(apply_overrides(result, records, force=bool(result.get("dismissed_flags"))))
+            result = apply_overrides(result, records, force=bool(result.get("dismissed_flags")))
+            results.append(late.apply(student, aid, result))
         return results
 
     def counts(self) -> dict[str, int]:
@@ -356,9 +360,10 @@ def results_frame(results: list[dict[str, Any]]):  # type: ignore[no-untyped-def
                     "max": s["max"], "flags": ",".join(f["id"] for f in r.get("flags", [])),
                     "overridden": ",".join(c["id"] for c in r.get("checks", []) if c.get("override")),
                     "sha256": r["submission"].get("sha256"), "message": r.get("message") or ""})
+        row.update(late_columns(r))
         rows.append(row)
     columns = ["student", "status", *[cid for cid, _ in cols], "auto", "auto_max", "pending_manual", "max",
-               "flags", "overridden", "sha256", "message"]
+               "days_late", "penalty", "total", "flags", "overridden", "sha256", "message"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -373,7 +378,8 @@ def export_canvas(results: list[dict[str, Any]], path: Path, title: str, canvas_
                   points_possible: float | None = None) -> Path:
     """Canvas gradebook-import CSV: ``Student,ID,SIS User ID,SIS Login ID,Section,<title> (<id>)`` and a
     ``Points Possible`` row. The grader's student id goes to ``SIS Login ID`` (Canvas matches on it); the
-    score is the auto score plus overridden manual points (pending manual points are not counted)."""
+    score is the auto score plus overridden manual points less the late penalty (pending manual points are not
+    counted)."""
     import pandas as pd
 
     column = f"{title} ({canvas_id})" if canvas_id else title
@@ -383,7 +389,7 @@ def export_canvas(results: list[dict[str, Any]], path: Path, title: str, canvas_
              column: _num(possible)}]
     for r in results:
         rows.append({"Student": r["submission"]["id"], "ID": "", "SIS User ID": "",
-                     "SIS Login ID": r["submission"]["id"], "Section": "", column: _num(r["score"]["auto"])})
+                     "SIS Login ID": r["submission"]["id"], "Section": "", column: _num(late_columns(r)["total"])})
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]).to_csv(
         path, index=False, quoting=csv.QUOTE_MINIMAL)
