@@ -48,7 +48,9 @@ from grader.checks.runs import (
     closest_reason,
     differences,
     epoch_problem,
+    progress_span,
     relative_decrease,
+    trained_for,
 )
 from grader.checks.selectors import Selector, run_problems, select
 from grader.evaluation.runs import EvaluatedRun
@@ -66,8 +68,9 @@ __all__ = [
     "Selector", "select", "run_problems", "choose_run", "architecture_problems", "epoch_problem", "closest_reason",
     "NO_TRAINING", "differences", "other_runs", "optimizer_note",
     # loss trend, reference bands, accuracy against the reference
-    "relative_decrease", "loss_band", "outside_band", "band_outcome", "reference_key", "AccuracyGrade",
-    "accuracy_grade", "accuracy_outcome", "decrease_outcome", "output_outcome", "ratio_outcome",
+    "relative_decrease", "trained_for", "progress_span", "loss_band", "outside_band", "band_outcome",
+    "reference_key", "AccuracyGrade", "accuracy_grade", "accuracy_outcome", "decrease_outcome", "output_outcome",
+    "ratio_outcome",
     # what the student wrote and printed
     "text_near", "cells_of_run", "stdout", "printed_numbers", "as_fraction",
     # facts from the student's kernel

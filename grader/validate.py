@@ -6,6 +6,7 @@ The library returns the verdicts; ``grader validate`` shows them (exit 1 when on
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,25 @@ def check_solution(assignment: Assignment, opts: GradeOptions | None = None) -> 
         lost = [f"{c['id']} ({c['points']:g}/{c['max']:g}: {c.get('message')})" for c in result.get("checks") or []
                 if not c.get("pending") and c["points"] < c["max"]]
         problems.append(f"{name}: the solution earns {score.get('auto')}/{score.get('auto_max')}: " + "; ".join(lost))
+    problems += solution_findings(name, result)
     return ExampleVerdict(name, float(score.get("auto_max") or 0.0), score.get("auto"), problems, result)
+
+
+def solution_findings(name: str, result: dict[str, Any]) -> list[str]:
+    """What the solution must not get: an integrity flag, or a training-loop diagnosis of severity error or
+    warning (a finding every student copying the solution would get is a false one, or the solution is wrong)."""
+    out = []
+    for f in result.get("flags") or []:
+        out.append(f"{name}: the solution gets the integrity flag {f.get('id')}: {_en(f.get('message'))}")
+    for d in result.get("diagnoses") or []:
+        if d.get("severity") in ("error", "warning"):
+            out.append(f"{name}: the solution gets the {d.get('severity')} diagnosis {d.get('id')}: "
+                       f"{_en(d.get('message'))}")
+    return out
+
+
+def _en(message: Any) -> str:
+    return str(message.get("en", "")) if isinstance(message, dict) else str(message or "")
 
 
 @dataclass(frozen=True)
@@ -92,11 +111,46 @@ class Validation:
             all(v.ok for v in self.examples)
 
 
+# calls in a checks module whose string argument names a fact or a run selector: (function, argument position)
+_NAMED = {"fact": ("fact", 0), "fact_spec": ("fact", 0), "judge": ("fact", 1), "select": ("selector", 1),
+          "run_problems": ("selector", 1)}
+
+
+def undeclared_names(assignment: Assignment) -> list[str]:
+    """Fact ids and selector names that the assignment's checks modules name as string literals
+    (``ctx.fact("x")``, ``select(ctx, "x")``, ``judge(ctx, "x", ...)``, ``run_problems(ctx, "x", er)``) but its
+    assignment.toml does not declare: such a check would load and then fail on every submission."""
+    declared = {"fact": {str(f.get("id")) for f in assignment.facts}, "selector": set(assignment.selectors)}
+    out = []
+    for module in assignment.checks_modules:
+        path = assignment.root / module
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, SyntaxError):
+            continue  # load_rubric reports a module that cannot be read or parsed
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            fn = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            kind, pos = _NAMED.get(str(fn), ("", 0))
+            arg = node.args[pos] if kind and len(node.args) > pos else None
+            if kind and isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
+                    arg.value not in declared[kind]:
+                what = "[[facts]] id" if kind == "fact" else "[runs.<name>] selector"
+                out.append(f"{module}:{node.lineno}: {fn}(… {arg.value!r} …) names no declared {what} "
+                           f"(declared: {', '.join(sorted(declared[kind])) or 'none'})")
+    return out
+
+
 def validate(assignment: Assignment, opts: GradeOptions | None = None, solution: bool = True) -> Validation:
-    """Load and validate the checks, grade the reference solution (``solution``) and every example."""
+    """Load and validate the checks (and the fact and selector names their modules use), grade the reference
+    solution (``solution``) and every example."""
     try:
         load_rubric(assignment)
     except GraderError as exc:
         return Validation(assignment.id, str(exc), None, [])
+    undeclared = undeclared_names(assignment)
+    if undeclared:
+        return Validation(assignment.id, "; ".join(undeclared), None, [])
     sol = check_solution(assignment, opts) if solution else None
     return Validation(assignment.id, None, sol, check_examples(assignment, opts))

@@ -85,7 +85,8 @@ def test_ray_batch_equals_local_and_resumes(tmp_path: Path, cluster: str) -> Non
     assert expected["kim"]["status"] == "graded" and expected["kim"]["score"]["auto"] > 0
     assert expected["choi"]["status"] == "invalid"
     assert "graded 4, failed 0, skipped 0" in first.stderr
-    assert sorted(p.name for p in ray_out.glob("*.json")) == sorted(f"{n}.json" for n in STUDENTS)
+    assert sorted(p.name for p in ray_out.glob("*.json")) == sorted([*(f"{n}.json" for n in STUDENTS),
+                                                                     "similarity.json"])
 
     stored = attempts(ray_out)
     assert set(stored) == STUDENTS

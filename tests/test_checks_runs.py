@@ -86,3 +86,28 @@ def test_accuracy_credit_never_starts_near_chance() -> None:
     assert accuracy_grade(0.60, ref, chance=0.1).fraction == 1.0
     tight = {"accuracy_mean": 0.93, "accuracy_sd": 0.009}  # a tight band keeps its own threshold
     assert accuracy_grade(0.905, tight, chance=0.1).full_from == pytest.approx(0.93 - 3 * 0.009)
+
+
+def _steps_run(losses: list[float]) -> EvaluatedRun:
+    layers = (Layer("linear", 2, 4, "sigmoid", ()), Layer("linear", 4, 1, None, ()))
+    run = Run(0, 0, {"torch_cls": "SGD", "hparams": {"lr": 1.0}}, 0, "Sequential", None, None, "bce", 4, 1,
+              losses=losses, iters=[-1] * len(losses), epochs=[Epoch(0, None, len(losses), False, None)],
+              steps_only=True)
+    return EvaluatedRun(run, Architecture(layers, ("sigmoid",), (), 17, None))
+
+
+def test_a_run_without_epochs_is_judged_in_steps() -> None:
+    from grader.checks.builtin import decrease_outcome, ratio_outcome
+
+    falling = _steps_run([0.7 - 0.0003 * i for i in range(2000)])
+    assert epoch_problem(falling, 1) is None and epoch_problem(falling, 1, 100) is None
+    short = epoch_problem(_steps_run([0.7] * 50), 1, 100)
+    assert short is not None and short["en"] == "it was trained for 50 step(s) (a loop without epochs); at least 100 " \
+                                               "needed" and "최소 100 step 필요" in short["ko"]
+    sel = parse_selector("s", {"min_hidden_layers": 1, "out_features": 1, "loss": "bce", "min_steps": 100}, "hw.toml")
+    assert problems(sel, falling) == []
+    ratio = ratio_outcome(falling, 0.5)
+    assert ratio.passed and "(steps 1–200)" in ratio.message["en"] and "(steps 1801–2000)" in ratio.message["en"]
+    assert "step_means" in ratio.evidence
+    flat = decrease_outcome(_steps_run([0.69] * 300), 0.25)
+    assert flat.passed is False and "(steps 1–30)" in flat.message["en"] and "0% lower" in flat.message["en"]

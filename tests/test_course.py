@@ -78,8 +78,10 @@ def test_course_csv_and_page(course: Path, tmp_path: Path) -> None:
                                                                       ("lee", ["hw1"], 10.0)]
     path = export_course_csv(results, tmp_path / "course.csv", order=["hw1", "hw2"])
     table = list(csv.reader(path.open(encoding="utf-8")))
-    assert table[0] == ["student", "hw1", "hw2", "hw1 pending", "hw2 pending", "total", "total_max"]
-    assert table[1] == ["kim", "15", "4", "0", "10", "19", "40"] and table[2] == ["lee", "10", "", "0", "", "10", "40"]
+    assert table[0] == ["student", "hw1", "hw2", "hw1 pending", "hw2 pending", "hw1 penalty", "hw2 penalty", "total",
+                        "total_max"]
+    assert table[1] == ["kim", "15", "4", "0", "10", "0", "0", "19", "40"]
+    assert table[2] == ["lee", "10", "", "0", "", "0", "", "10", "40"]
     page = write_course(results, tmp_path / "site", {"hw1": "First", "hw2": "Second"}, "ko", "DL course")
     html = page.read_text(encoding="utf-8")
     assert 'href="hw1/students/kim.html"' in html and 'href="hw2/index.html"' in html and "미제출" in html

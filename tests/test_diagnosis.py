@@ -266,3 +266,38 @@ def test_a_cell_error_after_the_tasks_run_explains_none_of_its_verdicts() -> Non
     out = {c["id"]: c for c in explain_checks(checks, [late])}
     assert "diagnoses" not in out["t1.accuracy"] and out["t1.accuracy"]["message"] == "test accuracy 0.7560"
     assert out["t1.six_hidden"]["diagnoses"] == ["task_cell_error@cell7"]  # no run named: the error may be why
+
+
+def test_the_output_layer_rule_knows_the_loss() -> None:
+    """A sigmoid output is right before BCELoss (and for a regression), wrong before BCEWithLogitsLoss (sigmoid
+    twice) and before CrossEntropyLoss."""
+    from grader.diagnosis.structure import _finding
+    from grader.evaluation.runs import EvaluatedRun
+    from grader.recording.architecture import Architecture, Layer
+    from grader.recording.events import Run
+
+    def run(loss: str) -> EvaluatedRun:
+        layers = (Layer("linear", 2, 4, "sigmoid", ()), Layer("linear", 4, 1, None, ()))
+        r = Run(0, 0, {"torch_cls": "SGD", "hparams": {"lr": 1.0}}, 0, "Sequential", None, None, loss, 4, 1)
+        return EvaluatedRun(r, Architecture(layers, ("sigmoid",), (), 17, None))
+
+    assert _finding(run("bce")) is None and _finding(run("mse")) is None
+    twice = _finding(run("bce_logits"))
+    assert twice is not None and twice.severity == "error" and "BCEWithLogitsLoss applies sigmoid again" in \
+        twice.message["en"]
+    ce = _finding(run("cross_entropy"))
+    assert ce is not None and ce.id == "activation_after_output" and "CrossEntropyLoss" in ce.message["en"]
+
+
+def test_a_loss_growing_back_in_a_loop_without_epochs_is_told_in_steps() -> None:
+    from grader.diagnosis.training import _growth
+    from grader.evaluation.runs import EvaluatedRun
+    from grader.recording.events import Epoch, Run
+
+    losses = [1.0 - i / 1200 for i in range(600)] + [0.5 + i / 1000 for i in range(400)]
+    r = Run(0, 0, {"torch_cls": "SGD", "hparams": {"lr": 5.0}}, 0, "Sequential", None, None, "bce", 4, 1,
+            losses=losses, iters=[-1] * 1000, epochs=[Epoch(0, None, 1000, False, None)], steps_only=True)
+    found = _growth(EvaluatedRun(r, None), DiagnosisConfig())
+    assert found is not None and found[0] == "warning"
+    assert "(steps 501–600) and grew back" in found[1]["en"] and "(steps 901–1000)" in found[1]["en"]
+    assert found[2]["steps_per_window"] == 100

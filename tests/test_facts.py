@@ -201,3 +201,39 @@ def test_values_are_bounded_json_and_timers_restored() -> None:
         signal.signal(signal.SIGALRM, previous)
     bad, _ = facts.evaluate_fact({"id": "b", "target": "x", "then": ["nope", ["attr", "_secret"]]}, {"x": 1})
     assert bad["status"] == "error" and bad["error"]["ename"] == "FactSpecError"
+
+
+def test_call_arguments_can_be_tensors_or_kernel_variables() -> None:
+    facts = instrument.load_in_process(facts=True)
+    ns = {"X": torch.tensor([[0.0, 1.0], [1.0, 1.0]]), "f": lambda x: {"dtype": str(x.dtype), "shape": list(x.shape),
+                                                                       "sum": float(x.sum())}}
+    tensor = {"tensor": {"values": [1, 0, 1, 1], "dtype": "float32", "shape": [2, 2]}}
+    ev, _ = facts.evaluate_fact({"id": "t", "target": "f", "call": {"args": [tensor]}}, ns)
+    assert ev["status"] == "ok" and ev["value"] == {"dtype": "torch.float32", "shape": [2, 2], "sum": 3.0}
+    ev, _ = facts.evaluate_fact({"id": "v", "target": "f", "call": {"args": [{"var": "X"}]}}, ns)
+    assert ev["value"] == {"dtype": "torch.float32", "shape": [2, 2], "sum": 3.0}
+    ev, _ = facts.evaluate_fact({"id": "m", "target": "f", "call": {"args": [{"var": "Y"}]}}, ns)
+    assert ev["status"] == "missing" and "'Y'" in ev["error"]["evalue"]
+    bad = {"tensor": {"values": [1], "dtype": "complex512"}}
+    ev, _ = facts.evaluate_fact({"id": "b", "target": "f", "call": {"args": [bad]}}, ns)
+    assert ev["status"] == "error" and "complex512" in ev["error"]["evalue"]
+
+
+def test_declared_tensors_need_their_shape_and_dtype_unless_equivalent() -> None:
+    from grader.checks.context import CheckContext
+    from grader.checks.facts import judge
+
+    def ctx_with(shape: list[int], dtype: str, values: Any) -> CheckContext:
+        value = {"tensor": {"shape": shape, "dtype": dtype, "values": values}}
+        return CheckContext([], Recording(), None, nbformat.v4.new_notebook(), None, "none",
+                            facts={"p": FactResult("p", "ok", value, None, 0.01)})
+
+    want = {"tensor": {"values": [0, 1, 1, 0], "dtype": "int64", "shape": [4]}}
+    assert judge(ctx_with([4], "torch.int64", [0, 1, 1, 0]), "p", want, 0.0).ok
+    column = ctx_with([4, 1], "torch.bool", [[False], [True], [True], [False]])
+    strict = judge(column, "p", want, 0.0)
+    assert not strict.ok and "shape (4, 1), not (4,)" in strict.why["en"]
+    assert judge(column, "p", want, 0.0, equivalent=True).ok
+    probs = judge(ctx_with([4], "torch.float32", [0.1, 0.9, 0.8, 0.2]), "p", want, 0.0, equivalent=True)
+    assert not probs.ok and "float32 tensor, not int64" in probs.why["en"]
+    assert judge(ctx_with([4], "torch.float32", [0.0, 1.0, 1.0, 0.0]), "p", [0, 1, 1, 0], 0.0).ok  # plain list

@@ -289,3 +289,14 @@ def test_zip_of_the_other_homework_grades_its_right_example(zip_path: Path, tmp_
     _, data = _run(root)
     assert data["score"] == 100 and {t["name"].split()[0] for t in data["tests"]} >= {"t1.iterates", "t3.lr"}
     assert "leaderboard" not in data  # dnn2_gd_dataloader declares no [leaderboard]
+
+
+def test_the_zip_readme_names_only_its_own_assignment() -> None:
+    from grader.assignment import load_assignment
+    from grader.integrations.gradescope_zip import _texts
+
+    xor = _texts(load_assignment("xor_mlp"), "none", None)["README.txt"]
+    assert "xor_mlp" in xor and '"none" data mode (no dataset)' in xor
+    assert not any(w in xor for w in ("MNIST", "six-hidden", "6 hidden", "Leaderboard", "checks.py", "baselines"))
+    mlp = _texts(load_assignment("dnn2_mnist"), "full", None)["README.txt"]
+    assert "(MNIST)" in mlp and '"Accuracy" (check t1.accuracy)' in mlp and "its checks (checks.py)" in mlp

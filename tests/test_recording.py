@@ -167,3 +167,17 @@ def test_n_params_counts_each_trainable_tensor_once() -> None:
     # BatchNorm's running statistics are buffers, not parameters; the shared layer counts once
     assert arch.n_params == sum(p.numel() for p in model.parameters())
     assert arch.hidden == 3 and arch.to_dict()["params"] == arch.n_params
+
+
+def test_a_full_batch_loop_without_a_served_split_counts_steps() -> None:
+    evs = _events([-1] * 25)
+    evs[-1]["losses"] = [1.0 - i / 50 for i in range(25)]
+    run = build_recording(evs).runs[0]
+    assert not run.has_epochs and run.epochs_completed == 0
+    unit, means, per = run.progress()
+    assert unit == "step" and per == 3 and len(means) == 8  # 9 windows of 3; the short last one (1 step) dropped
+    assert means[0] == sum(1.0 - i / 50 for i in range(3)) / 3 and means[-1] < means[0]
+    served = _events([-1] * 6)
+    served.insert(0, {"ev": "dataset", "split": "train", "n_items": 200})
+    sized = build_recording(served).runs[0]
+    assert sized.has_epochs and sized.progress() == ("epoch", sized.epoch_means(), 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from grader.assignment.deadline import Deadline, parse_deadline
 from grader.assignment.settings import DiagnosisConfig, PrintedSpec, SandboxLimits, TaskSpec
 from grader.errors import AssignmentError
 from grader.text import Text, in_lang, text
@@ -26,7 +27,7 @@ SCHEMA_VERSION = 2
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _TOP_KEYS = {"schema_version", "id", "version", "title", "default_lang", "seed", "solution", "checks_modules",
              "data", "budgets", "sandbox", "gpu", "tasks", "checks", "integrity", "printed", "diagnoses", "facts",
-             "runs", "figures", "leaderboard", "report", "examples"}
+             "runs", "figures", "leaderboard", "report", "examples", "deadline"}
 _CHECK_KEYS = {"id", "task", "points", "manual", "check", "hint", "rubric"}
 _FACT_TARGETS = ("target", "instance_of", "subclass_of")
 
@@ -129,6 +130,8 @@ class Assignment:
     integrity: dict[str, float]
     solution: str
     data_provider: str = "none"
+    # [data.evaluation] inputs/targets (nested lists) the grader measures every model on in its own process
+    evaluation_data: dict[str, Any] = field(default_factory=dict)
     checks_modules: tuple[str, ...] = ()
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     diagnoses: DiagnosisConfig = field(default_factory=DiagnosisConfig)
@@ -139,6 +142,7 @@ class Assignment:
     report: ReportSpec = field(default_factory=ReportSpec)
     printed: PrintedSpec = field(default_factory=PrintedSpec)
     examples: tuple[ExampleSpec, ...] = ()
+    deadline: Deadline | None = None  # [deadline] (assignment/deadline.py)
 
     @property
     def tasks(self) -> dict[str, str]:
@@ -241,6 +245,7 @@ def _parse(folder: Path, data: dict[str, Any]) -> Assignment:
         integrity=dict(data.get("integrity", {})),
         solution=str(data.get("solution", f"reference/{data['id']}/solution.ipynb")),
         data_provider=str(data_table.get("provider", "none")),
+        evaluation_data=_evaluation_data(data_table.get("evaluation")),
         checks_modules=tuple(str(m) for m in data.get("checks_modules", [])),
         sandbox=SandboxLimits.from_table(data.get("sandbox", {})),
         diagnoses=replace(DiagnosisConfig.from_table(data.get("diagnoses", {})), printed=printed),
@@ -248,7 +253,22 @@ def _parse(folder: Path, data: dict[str, Any]) -> Assignment:
         figures=tuple(_figure(f) for f in data.get("figures", [])), leaderboard=_leaderboard(data.get("leaderboard")),
         report=ReportSpec(**dict(data.get("report", {}))), printed=printed,
         examples=tuple(_example(e, {c.id for c in checks}) for e in data.get("examples", [])),
+        deadline=parse_deadline(data.get("deadline")),
     )
+
+
+def _evaluation_data(table: Any) -> dict[str, Any]:
+    """``[data.evaluation]``: ``inputs`` and ``targets``, equally many rows (the grader's own test set)."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict) or set(table) - {"inputs", "targets"} or not {"inputs", "targets"} <= set(table):
+        raise AssignmentError("[data.evaluation] needs exactly `inputs` and `targets` (lists of rows)")
+    xs, ys = table["inputs"], table["targets"]
+    if not isinstance(xs, list) or not isinstance(ys, list) or not xs or len(xs) != len(ys):
+        raise AssignmentError(f"[data.evaluation]: inputs and targets must be non-empty lists of equally many rows "
+                              f"(got {len(xs) if isinstance(xs, list) else xs!r} and "
+                              f"{len(ys) if isinstance(ys, list) else ys!r})")
+    return {"inputs": xs, "targets": ys}
 
 
 def _text(value: Any, where: str) -> Text:

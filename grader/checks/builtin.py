@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from grader.checks.context import CheckContext
 from grader.checks.reference import accuracy_grade, loss_band, outside_band
 from grader.checks.registry import Outcome, check
-from grader.checks.runs import relative_decrease
+from grader.checks.runs import epoch_problem, progress_span, relative_decrease, trained_for
 from grader.checks.selectors import select
 from grader.evaluation.runs import EvaluatedRun
 from grader.recording.architecture import OUTPUT_SQUASH
@@ -45,8 +45,8 @@ def run_trained(ctx: CheckContext, p: RunParams) -> Outcome:
     er, why = _pick(ctx, p.run, p.what)
     if er is None:
         return Outcome(False, why)
-    return Outcome(True, text(f"{er.label} trained for {er.run.epochs_completed} epoch(s)",
-                              f"{er.label} 을 {er.run.epochs_completed} epoch 학습"),
+    return Outcome(True, cat(text(f"{er.label} trained for ", f"{er.label} 을 "), trained_for(er),
+                             text("", " 학습")),
                    evidence={"run": er.run.index, "architecture": er.arch.to_dict() if er.arch else None})
 
 
@@ -67,22 +67,30 @@ def loss_decreased(ctx: CheckContext, p: LossParams) -> Outcome:
 
 
 def ratio_outcome(er: EvaluatedRun, limit: float) -> Outcome:
-    """The loss-ratio verdict of one run: last complete epoch's mean loss at most ``limit`` × the first's."""
-    means = er.run.epoch_means()
+    """The loss-ratio verdict of one run: last complete epoch's mean loss at most ``limit`` × the first's (for a
+    run without epochs, the last window of steps against the first: :meth:`Run.progress`)."""
+    unit, means, _ = er.run.progress()
     if len(means) < 2:
+        if unit == "step":
+            return Outcome(False, text(f"only {er.run.steps} step(s) recorded; need at least 2 to see the loss fall",
+                                       f"기록된 step 이 {er.run.steps}개뿐입니다: loss 가 줄었는지 보려면 최소 2개가 "
+                                       "필요합니다"))
         return Outcome(False, text(f"only {len(means)} complete epoch(s) recorded; need at least 2 to see the loss "
                                    f"fall",
                                    f"완료된 epoch 이 {len(means)}개뿐입니다: loss 가 줄었는지 보려면 최소 2개가 "
                                    "필요합니다"))
-    ratio = means[-1] / means[0]
-    msg = text(f"mean train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), ratio {ratio:.2f}",
-               f"평균 train loss {means[0]:.4f} (epoch 1) → {means[-1]:.4f} (epoch {len(means)}), 비율 {ratio:.2f}")
+    ratio = means[-1] / means[0] if means[0] else float("inf")
+    first, last = progress_span(er)
+    msg = cat(text(f"mean train loss {means[0]:.4f} (", f"평균 train loss {means[0]:.4f} ("), first,
+              text(f") → {means[-1]:.4f} (", f") → {means[-1]:.4f} ("), last,
+              text(f"), ratio {ratio:.2f}", f"), 비율 {ratio:.2f}"))
+    evidence = {"run": er.run.index, f"{unit}_means": means}
     if ratio <= limit:
-        return Outcome(True, msg, evidence={"run": er.run.index, "epoch_means": means})
+        return Outcome(True, msg, evidence=evidence)
     return Outcome(False, cat(msg, text(f" > {limit}: the loss did not fall enough; check lr and the "
                                         "training loop", f" > {limit}: loss 가 충분히 줄지 않았습니다. "
                                         "학습률과 학습 루프를 확인하세요")),
-                   evidence={"run": er.run.index, "epoch_means": means})
+                   evidence=evidence)
 
 
 def reference_key(er: EvaluatedRun, key: str | None) -> str:
@@ -237,7 +245,7 @@ def output_outcome(er: EvaluatedRun) -> Outcome:
     """The output-layer verdict of a run whose architecture is known."""
     assert er.arch is not None
     out_ops = list(er.arch.output_ops)
-    squash = [o for o in out_ops if o not in OUTPUT_SQUASH]
+    squash = [o for o in out_ops if o not in OUTPUT_SQUASH and not (o == "sigmoid" and er.run.loss_kind == "bce")]
     if squash:
         ops = ", ".join(squash)
         return Outcome(False, text(f"the output layer is followed by {ops}: logits must stay unbounded for "
@@ -261,14 +269,60 @@ def output_outcome(er: EvaluatedRun) -> Outcome:
 
 
 @dataclass(frozen=True)
+class MetricParams:
+    run: str
+    metric: str = "accuracy"        # accuracy | mse | mae | r2 (grader.evaluation.metrics)
+    min: float | None = None
+    max: float | None = None
+    what: Described = None
+
+
+_METRICS = {"accuracy": ("accuracy", "정확도"), "mse": ("MSE", "MSE"), "mae": ("MAE", "MAE"), "r2": ("R²", "R²")}
+
+
+@check("measured_metric", params=MetricParams, tags=("accuracy",))
+def measured_metric(ctx: CheckContext, p: MetricParams) -> Outcome:
+    """The metric the grader measured in its own process on the selected run's rebuilt model lies in
+    [``min``, ``max``]: argmax or thresholded binary accuracy, MSE, MAE or R² (the assignment's
+    ``[data.evaluation]`` rows, else the provider's test split for accuracy)."""
+    er, why = _pick(ctx, p.run, p.what)
+    if er is None:
+        return Outcome(False, why)
+    en, ko = _METRICS.get(p.metric, (p.metric, p.metric))
+    value = (er.metrics or {}).get(p.metric)
+    if p.metric == "accuracy" and er.accuracy_source == "grader":
+        value = er.accuracy
+    if not isinstance(value, (int, float)):
+        reason = er.unverified_reason or ("the model's outputs do not have this metric" if er.metrics else "no export")
+        return Outcome(False, text(f"{er.label}: the grader could not measure its {en} ({reason})",
+                                   f"{er.label}: 채점기가 {ko} 를 측정하지 못했습니다 ({reason})"),
+                       evidence={"run": er.run.index, "metrics": er.metrics})
+    def fmt(v: float) -> str:
+        return f"{v:.0%}" if p.metric == "accuracy" else f"{v:.4g}"
+
+    bounds = " and ".join(([f"≥ {fmt(p.min)}"] if p.min is not None else []) +
+                          ([f"≤ {fmt(p.max)}"] if p.max is not None else []))
+    shown = fmt(value)
+    ok = (p.min is None or value >= p.min) and (p.max is None or value <= p.max)
+    msg = text(f"{er.label}: the grader measured {en} {shown} (needed {bounds})",
+               f"{er.label}: 채점기가 잰 {ko} {shown} (기준 {bounds})")
+    return Outcome(ok, msg, evidence={"run": er.run.index, "metric": p.metric, "value": value,
+                                      "metrics": er.metrics})
+
+
+@dataclass(frozen=True)
 class OtherOptimizerParams:
     exclude: list[str] = field(default_factory=lambda: ["Adam"])  # torch classes that do not count
     min_epochs: int = 1
+    min_steps: int | None = None    # for loops without epochs (default 1 step there)
 
 
-def other_runs(ctx: CheckContext, exclude: list[str], min_epochs: int) -> list[EvaluatedRun]:
-    """Runs stepped by an optimizer whose torch class is not in ``exclude``, with ``min_epochs`` epochs."""
-    return [er for er in ctx.runs if er.run.torch_class not in exclude and er.run.epochs_completed >= min_epochs]
+def other_runs(ctx: CheckContext, exclude: list[str], min_epochs: int,
+               min_steps: int | None = None) -> list[EvaluatedRun]:
+    """Runs stepped by an optimizer whose torch class is not in ``exclude``, trained long enough
+    (:func:`~grader.checks.runs.epoch_problem`)."""
+    return [er for er in ctx.runs if er.run.torch_class not in exclude
+            and epoch_problem(er, min_epochs, min_steps) is None]
 
 
 def optimizer_note(torch_class: str, exclude: list[str]) -> Text:
@@ -282,23 +336,21 @@ def optimizer_note(torch_class: str, exclude: list[str]) -> Text:
 @check("optimizer_other_than", params=OtherOptimizerParams)
 def optimizer_other_than(ctx: CheckContext, p: OtherOptimizerParams) -> Outcome:
     """A run stepped by an optimizer whose torch class is not excluded (AdamW ≠ Adam), with why not."""
-    runs = other_runs(ctx, p.exclude, p.min_epochs)
+    runs = other_runs(ctx, p.exclude, p.min_epochs, p.min_steps)
     excluded = " / ".join(p.exclude)
     if runs:
         er = runs[0]
         lr = (er.run.optimizer.get("hparams") or {}).get("lr")
-        return Outcome(True, cat(text(f"{er.run.torch_class} (lr {lr}) stepped {er.label} for "
-                                      f"{er.run.epochs_completed} epoch(s)",
-                                      f"{er.run.torch_class} (lr {lr}) 로 {er.label} 을 {er.run.epochs_completed} "
-                                      "epoch 학습"), optimizer_note(er.run.torch_class, p.exclude)),
+        return Outcome(True, cat(text(f"{er.run.torch_class} (lr {lr}) stepped {er.label} for ",
+                                      f"{er.run.torch_class} (lr {lr}) 로 {er.label} 을 "), trained_for(er),
+                                 text("", " 학습"), optimizer_note(er.run.torch_class, p.exclude)),
                        evidence={"runs": [r.run.index for r in runs]})
     short = [er for er in ctx.runs if er.run.torch_class not in p.exclude]
     if short:
         er = short[0]
-        return Outcome(False, text(f"{er.run.torch_class} stepped for only {er.run.steps} steps "
-                                   f"({er.run.epochs_completed} complete epochs); at least {p.min_epochs} needed",
-                                   f"{er.run.torch_class} 는 {er.run.steps} step 만 했습니다 (완료된 epoch "
-                                   f"{er.run.epochs_completed}개; 최소 {p.min_epochs}개 필요)"))
+        why = epoch_problem(er, p.min_epochs, p.min_steps) or text("")
+        return Outcome(False, cat(text(f"{er.run.torch_class} trained {er.label}, but ",
+                                       f"{er.run.torch_class} 로 {er.label} 을 학습했지만, "), why))
     return Outcome(False, text(f"every training step was taken by {excluded}; train with another optimizer",
                                f"모든 학습 step 을 {excluded} 가 했습니다: 다른 옵티마이저로 학습하세요"))
 
@@ -323,12 +375,22 @@ def decrease_outcome(er: EvaluatedRun, need: float, hint: Text | None = None) ->
     """The relative-decrease verdict of one run (``hint``: what to try when it falls short)."""
     dec = relative_decrease(er)
     if dec is None:
+        if not er.run.has_epochs:
+            return Outcome(False, text("need at least 2 recorded steps to judge the loss",
+                                       "loss 를 판단하려면 기록된 step 이 최소 2개 필요합니다"),
+                           evidence={"run": er.run.index})
         return Outcome(False, text("need at least 2 complete epochs to judge the loss",
                                    "loss 를 판단하려면 완료된 epoch 이 최소 2개 필요합니다"),
                        evidence={"run": er.run.index})
-    means = er.run.epoch_means()
-    msg = text(f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} lower)",
-               f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} 감소)")
+    unit, means, _ = er.run.progress()
+    if unit == "step":
+        first, last = progress_span(er)
+        msg = cat(text(f"{er.label}: loss {means[0]:.4f} (", f"{er.label}: loss {means[0]:.4f} ("), first,
+                  text(f") → {means[-1]:.4f} (", f") → {means[-1]:.4f} ("), last,
+                  text(f") ({dec:.0%} lower)", f") ({dec:.0%} 감소)"))
+    else:
+        msg = text(f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} lower)",
+                   f"{er.label}: loss {means[0]:.4f} → {means[-1]:.4f} ({dec:.0%} 감소)")
     if dec >= need:
         return Outcome(True, msg, evidence={"run": er.run.index, "decrease": dec})
     hint = hint or text(": check the learning rate and the training loop", ". 학습률과 학습 루프를 확인하세요")

@@ -15,6 +15,7 @@ from grader.checks.notebook import as_fraction, printed_numbers
 from grader.checks.proof import proof_flags
 from grader.checks.tamper import tamper_flags
 from grader.data.provider import BUILTIN
+from grader.evaluation.runs import NO_DATA
 from grader.text import text
 
 _CUDA = re.compile(r"no nvidia driver|cuda driver|not compiled with cuda|no cuda gpus|cuda.*not available|"
@@ -61,6 +62,8 @@ def printed_flags(ctx: CheckContext, params: dict[str, Any]) -> list[Flag]:
     accs = as_fraction(printed_numbers(ctx, ctx.printed.accuracy))
     measured = [er.accuracy for er in ctx.runs if er.accuracy is not None]
     tol = float(params.get("printed_accuracy_tolerance", 0.10))
+    if not measured and ctx.runs and all(er.unverified_reason == NO_DATA for er in ctx.runs):
+        return flags  # nothing to measure on: the assignment serves no data and gives no [data.evaluation] rows
     if accs and (not measured or max(accs) > max(measured) + tol):
         best = f"{max(measured):.4f}" if measured else "nothing (no trained model)"
         best_ko = f"{max(measured):.4f}" if measured else "아무것도 없음 (학습된 모델 없음)"

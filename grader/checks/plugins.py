@@ -114,6 +114,10 @@ def load_rubric(assignment: Assignment, registry: Registry | None = None) -> Rub
 def _bind(assignment: Assignment, reg: Registry) -> Rubric:
     where = str(assignment.toml_path)
     selectors = {name: parse_selector(name, table, where) for name, table in assignment.selectors.items()}
+    for name, sel in selectors.items():
+        if sel.task is not None and sel.task not in assignment.task_info:
+            raise AssignmentError(f"{where} [runs.{name}]: task = {sel.task!r}, but there is no such [[tasks]] id "
+                                  f"(tasks: {', '.join(assignment.task_info)})")
     bound = []
     for spec in assignment.checks:
         defn = reg.get(spec.name)
@@ -125,6 +129,10 @@ def _bind(assignment: Assignment, reg: Registry) -> Rubric:
         if isinstance(run, str) and run not in selectors:
             raise AssignmentError(f"{where} [[checks]] {spec.id}: run = {run!r}, but there is no [runs.{run}] "
                                   f"(selectors: {', '.join(selectors) or 'none'})")
+        section = getattr(params, "section", None)
+        if isinstance(section, str) and section not in assignment.task_info:
+            raise AssignmentError(f"{where} [[checks]] {spec.id}: section = {section!r}, but there is no such "
+                                  f"[[tasks]] id (tasks: {', '.join(assignment.task_info)})")
         missing = [f for f in getattr(params, "facts", None) or [] if f not in {x["id"] for x in assignment.facts}]
         if missing:
             raise AssignmentError(f"{where} [[checks]] {spec.id}: no [[facts]] with id {', '.join(missing)}")

@@ -54,14 +54,34 @@ def architecture_problems(arch: Architecture | None, hidden: int | None = None, 
     return problems
 
 
-def epoch_problem(er: EvaluatedRun, min_epochs: int) -> Text | None:
-    """None when the run completed ``min_epochs`` epochs, else why not."""
-    if er.run.epochs_completed >= min_epochs:
+def epoch_problem(er: EvaluatedRun, min_epochs: int, min_steps: int | None = None) -> Text | None:
+    """None when the run trained long enough, else why not: ``min_epochs`` complete epochs for a run with epochs,
+    ``min_steps`` optimizer steps (default 1) for a full-batch or hand-written loop without epochs
+    (:attr:`~grader.recording.events.Run.has_epochs`); ``min_steps`` applies to every run when given."""
+    run = er.run
+    if not run.has_epochs:
+        need = min_steps or 1
+        if run.steps >= need:
+            return None
+        return text(f"it was trained for {run.steps} step(s) (a loop without epochs); at least {need} needed",
+                    f"{run.steps} step 만 학습했습니다 (epoch 없는 학습 루프); 최소 {need} step 필요")
+    if min_steps is not None and run.steps < min_steps:
+        return text(f"it was trained for {run.steps} step(s); at least {min_steps} needed",
+                    f"{run.steps} step 만 학습했습니다; 최소 {min_steps} step 필요")
+    if run.epochs_completed >= min_epochs:
         return None
-    return text(f"it was trained for {er.run.steps} steps, which is {er.run.epochs_completed} complete epoch(s); "
+    return text(f"it was trained for {run.steps} steps, which is {run.epochs_completed} complete epoch(s); "
                 f"at least {min_epochs} needed",
-                f"{er.run.steps} step 만 학습했습니다 (완료된 epoch {er.run.epochs_completed}개; 최소 "
+                f"{run.steps} step 만 학습했습니다 (완료된 epoch {run.epochs_completed}개; 최소 "
                 f"{min_epochs}개 필요)")
+
+
+def trained_for(er: EvaluatedRun) -> Text:
+    """How long a run trained, in its own unit: "3 epoch(s)" or "2000 steps (no epochs)"."""
+    if er.run.has_epochs:
+        return text(f"{er.run.epochs_completed} epoch(s)", f"{er.run.epochs_completed} epoch")
+    return text(f"{er.run.steps} steps (no epochs: a full-batch loop)",
+                f"{er.run.steps} step (epoch 없는 전체 배치 루프)")
 
 
 def closest_reason(er: EvaluatedRun, problems: list[Text]) -> Text:
@@ -118,8 +138,20 @@ def differences(a: EvaluatedRun, b: EvaluatedRun) -> list[Text]:
 
 
 def relative_decrease(er: EvaluatedRun) -> float | None:
-    """(first − last) / first over complete-epoch mean losses; None with fewer than 2 epochs."""
-    means = er.run.epoch_means()
+    """(first − last) / first over complete-epoch mean losses (windows of steps for a run without epochs,
+    :meth:`~grader.recording.events.Run.progress`); None with fewer than 2 points."""
+    _, means, _ = er.run.progress()
     if len(means) < 2 or means[0] <= 0:
         return None
     return (means[0] - means[-1]) / means[0]
+
+
+def progress_span(er: EvaluatedRun) -> tuple[Text, Text]:
+    """How the first and last points of :meth:`Run.progress` are named: ("epoch 1", "epoch 5") or
+    ("steps 1–200", "steps 1801–2000")."""
+    unit, means, per = er.run.progress()
+    if unit == "epoch":
+        return text("epoch 1", "epoch 1"), text(f"epoch {len(means)}", f"epoch {len(means)}")
+    last = (len(means) - 1) * per
+    return (text(f"steps 1–{per}", f"step 1–{per}"),
+            text(f"steps {last + 1}–{last + per}", f"step {last + 1}–{last + per}"))

@@ -20,6 +20,7 @@ from typing import Any
 from grader.checks.context import CheckContext
 from grader.checks.params import parse_params
 from grader.checks.runs import Choice, architecture_problems, choose_run, epoch_problem
+from grader.diagnosis.cells import notebook_sections
 from grader.evaluation.runs import EvaluatedRun
 from grader.recording.architecture import ACTIVATION_NAMES
 from grader.text import Text, text
@@ -42,8 +43,10 @@ class Selector:
     no_decoration: list[str] = field(default_factory=list)   # no hidden layer has any of these
     optimizer: list[str] = field(default_factory=list)       # torch class among these (e.g. ["SGD"])
     not_optimizer: list[str] = field(default_factory=list)   # torch class none of these (e.g. ["Adam"])
-    min_epochs: int = 1
+    min_epochs: int = 1                       # complete epochs (runs with epochs only)
+    min_steps: int | None = None              # optimizer steps; a run without epochs needs 1 unless set
     loss: str | None = None                   # loss kind recorded (cross_entropy, mse, nll, ...)
+    task: str | None = None                   # trained in a cell of this task's section (its [[tasks]] heading)
     name: str = ""
 
 
@@ -102,7 +105,7 @@ def _training_problems(s: Selector, er: EvaluatedRun) -> list[Text]:
     if s.loss and er.run.loss_kind != s.loss:
         out.append(text(f"its loss is {er.run.loss_kind or 'unknown'}, not {s.loss}",
                         f"loss 가 {er.run.loss_kind or '알 수 없음'} 입니다 ({s.loss} 이어야 합니다)"))
-    ep = epoch_problem(er, s.min_epochs)
+    ep = epoch_problem(er, s.min_epochs, s.min_steps)
     return out + ([ep] if ep else [])
 
 
@@ -114,9 +117,35 @@ def problems(s: Selector, er: EvaluatedRun) -> list[Text]:
     return probs + _layer_problems(s, er) + _activation_problems(s, er) + _training_problems(s, er)
 
 
+def sections(ctx: CheckContext) -> dict[int, str]:
+    """Notebook cell index -> task id (the ``[[tasks]]`` headings), memoised on the context."""
+    if "task_sections" not in ctx.memo:
+        tasks = ctx.assignment.task_specs() if ctx.assignment else []
+        ctx.memo["task_sections"] = notebook_sections(list(ctx.notebook.cells), tasks)
+    return ctx.memo["task_sections"]  # type: ignore[no-any-return]
+
+
+def task_problem(ctx: CheckContext, task: str | None, er: EvaluatedRun) -> list[Text]:
+    """Empty when ``task`` is None, when the notebook has no task headings at all (a ``.py`` module: one cell), or
+    when run ``er`` was trained in a cell of that task's section."""
+    if task is None or not sections(ctx):
+        return []
+    cell = ctx.notebook_cell(er.run.cell)
+    found = sections(ctx).get(cell)
+    if found == task:
+        return []
+    numbers = {t.id: t.number for t in ctx.assignment.task_specs()} if ctx.assignment else {}
+    want, got = numbers.get(task, task), numbers.get(found, found) if found else None
+    return [text(f"it was trained in cell {cell + 1}, which belongs to "
+                 f"{f'task {got}' if got else 'no task section'}, not to task {want}",
+                 f"{cell + 1}번 셀에서 학습했는데, 이 셀은 과제 {want} 가 아니라 "
+                 f"{f'과제 {got}' if got else '어느 과제에도 속하지 않는 부분'} 에 있습니다")]
+
+
 def run_problems(ctx: CheckContext, name: str, er: EvaluatedRun) -> list[Text]:
     """What keeps run ``er`` from matching selector ``name`` (empty: it matches)."""
-    return problems(ctx.selectors[name], er)
+    s = ctx.selectors[name]
+    return problems(s, er) + task_problem(ctx, s.task, er)
 
 
 def select(ctx: CheckContext, name: str) -> Choice:
@@ -127,4 +156,5 @@ def select(ctx: CheckContext, name: str) -> Choice:
     def closeness(er: EvaluatedRun) -> float:
         return float(abs((er.arch.hidden if er.arch else 0) - depth)) if depth is not None else 0.0
 
-    return choose_run(ctx, f"selector:{name}", lambda er: problems(s, er), closeness)
+    return choose_run(ctx, f"selector:{name}", lambda er: problems(s, er) + task_problem(ctx, s.task, er),
+                      closeness)

@@ -18,6 +18,9 @@ def add_parsers(sub: Any) -> None:
                                    "reference/ID/solution.ipynb, valid from the start")
     n.add_argument("id", help="the new assignment's id (lower-case letters, digits, _)")
     n.add_argument("--title", default=None, help="its title (default: the id)")
+    n.add_argument("--provider", default="mnist", metavar="none|mnist|FILE.py:NAME",
+                   help="the data the notebooks are served: none (they make their own), mnist (default) or a provider "
+                        "object NAME in FILE.py (copied into the new folder)")
     n.add_argument("--root", type=Path, default=Path("."),
                    help="folder holding assignments/ and reference/ (default: the current directory)")
     n.set_defaults(func=_new)
@@ -35,10 +38,11 @@ def add_parsers(sub: Any) -> None:
 def _new(args: argparse.Namespace) -> int:
     from grader.scaffold import new_assignment
 
-    files = new_assignment(args.id, args.root, args.title)
+    files = new_assignment(args.id, args.root, args.title, args.provider)
     for f in files:
         print(f"  + {f}")
-    print(f"next: edit {files[0]}, then `grader validate {files[0].parent}`", file=sys.stderr)
+    print(f"registered {args.id} in {files[-1]}; next: edit {files[0]} (docs/authoring.md), then "
+          f"`grader validate {files[0].parent}`", file=sys.stderr)
     return EXIT_OK
 
 

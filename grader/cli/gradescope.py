@@ -21,8 +21,9 @@ def add_parsers(sub: Any) -> None:
     b.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write (default autograder.zip)")
     assignment_option(b)
     b.add_argument("--data", default=None, metavar="MODE",
-                   help="MNIST that run_autograder grades with (default: the assignment's, the subset; "
-                        "full needs the raw MNIST files in $GRADER_MNIST_DIR on the Gradescope machine)")
+                   help="data mode run_autograder grades with (default: the assignment's [data] default; for "
+                        "MNIST homework, full needs the raw MNIST files in $GRADER_MNIST_DIR on the Gradescope "
+                        "machine)")
     b.add_argument("--budget", type=float, default=None,
                    help="seconds per submission baked into run_autograder (default: assignment.toml)")
     b.add_argument("--wheel", type=Path, default=None,

@@ -2,8 +2,9 @@
 
 An assignment names one in ``[data] provider``: ``mnist`` (the embedded subset or the full set, any
 torchvision ``MNIST(root=...)`` redirected to it offline, the fast in-memory path), ``none`` (the notebook
-writes its own data: no accuracy measurement and no replay), or ``FILE.py:NAME`` — an object in a file of
-the assignment folder implementing :class:`DataProvider` (instructor code, run in the grader's process).
+writes its own data: no replay, and no measurement unless the assignment gives ``[data.evaluation]`` rows), or
+``FILE.py:NAME`` — an object in a file of the assignment folder implementing :class:`DataProvider` (instructor
+code, run in the grader's process).
 ``--data`` takes one of the provider's ``modes``.
 
 Optional (the quick-mode retry, ``grader/fallback.py``): ``full_mode`` names the mode serving the whole data set,

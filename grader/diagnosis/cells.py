@@ -23,20 +23,25 @@ def task_sections(inp: DiagnosisInput) -> dict[int, str]:
     """Notebook cell index -> task id, for every cell after a task's heading (memoised)."""
     if "sections" in inp.memo:
         return inp.memo["sections"]  # type: ignore[no-any-return]
+    out = notebook_sections(getattr(inp.notebook, "cells", None) or [], inp.tasks)
+    inp.memo["sections"] = out
+    return out
+
+
+def notebook_sections(cells: list[Any], tasks: list[TaskSpec]) -> dict[int, str]:
+    """Notebook cell index -> task id of ``cells`` (a notebook's), for every cell after a task's heading."""
     out: dict[int, str] = {}
     current: str | None = None
     level = 0
-    cells = getattr(inp.notebook, "cells", None) or []
     for i, cell in enumerate(cells):
         if cell.get("cell_type") == "markdown":
-            found, at = _heading_task(str(cell.get("source", "")), inp.tasks)
+            found, at = _heading_task(str(cell.get("source", "")), tasks)
             if found is not None:
                 current, level = found, at
             elif current is not None and 0 < at <= level:
                 current = None  # another heading as high as the task's ("## 부록"): the task's section ends
         if current is not None:
             out[i] = current
-    inp.memo["sections"] = out
     return out
 
 

@@ -3,7 +3,7 @@ that stays random in eval mode."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grader.assignment.settings import DiagnosisConfig
 from grader.diagnosis.evidence import name
@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from grader.evaluation.runs import EvaluatedRun
 
 _PROBABILITY = {"softmax", "log_softmax", "log"}
+# losses that take a bounded output by design (BCELoss: a probability) or any output (regression): the
+# cross-entropy rule "no activation after the output layer" does not apply to them
+_OWN_OUTPUT = {"bce", "mse", "l1", "smooth_l1", "huber"}
 
 
 def output_layer(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
@@ -22,12 +25,31 @@ def output_layer(inp: DiagnosisInput, cfg: DiagnosisConfig) -> list[Diagnosis]:
     return [d for d in found if d is not None]
 
 
+def _sigmoid_before_logits(er: EvaluatedRun, ops: list[str], ev: dict[str, Any]) -> Diagnosis | None:
+    """BCEWithLogitsLoss applies its own sigmoid: one in the model squashes twice."""
+    if "sigmoid" not in ops:
+        return None
+    return Diagnosis(
+        "activation_after_output", "error",
+        text(f"{name(er)}: the model ends in sigmoid and BCEWithLogitsLoss applies sigmoid again: outputs "
+             "squashed twice stay between 0.5 and 0.73, so the loss cannot fall",
+             f"{name(er)}: 모델 끝의 sigmoid 뒤에 BCEWithLogitsLoss 가 sigmoid 를 한 번 더 적용합니다: 두 번 눌린 "
+             "출력은 0.5 와 0.73 사이에 머물러 loss 가 줄 수 없습니다"),
+        text("Remove the sigmoid at the end of the model (BCEWithLogitsLoss takes logits), or use BCELoss.",
+             "모델 끝의 sigmoid 를 지우거나 (BCEWithLogitsLoss 는 logit 을 받습니다) BCELoss 를 쓰세요."),
+        ev, run=er.run.index)
+
+
 def _finding(er: EvaluatedRun) -> Diagnosis | None:
     assert er.arch is not None
     ops, loss = list(er.arch.output_ops), er.run.loss_kind
     ev = {"output_ops": ops, "loss": loss, "run_label": name(er)}
     log_of_softmax = ops[-2:] == ["softmax", "log"]
     ops = [*ops[:-2], "log_softmax"] if log_of_softmax else ops  # torch.log(softmax(x)) is a log_softmax
+    if loss in _OWN_OUTPUT:
+        return None
+    if loss == "bce_logits":
+        return _sigmoid_before_logits(er, ops, ev)
     hidden_like = [o for o in ops if o not in _PROBABILITY]
     if hidden_like:
         acts = ", ".join(hidden_like)

@@ -85,13 +85,19 @@ def _spike(er: EvaluatedRun, cfg: DiagnosisConfig) -> tuple[Severity, Text, dict
 
 
 def _growth(er: EvaluatedRun, cfg: DiagnosisConfig) -> tuple[Severity, Text, dict[str, Any]] | None:
-    means = er.run.epoch_means()
+    unit, means, per = er.run.progress()  # epoch means, or windows of steps for a loop without epochs
     if len(means) < 3:
         return None
     best = min(range(len(means)), key=lambda i: means[i])
     gave_back = (means[-1] - means[best]) / (means[0] - means[best]) if means[0] > means[best] else 0.0
     if best == len(means) - 1 or means[-1] < cfg.growth_ratio * means[best] or gave_back < cfg.growth_share:
         return None  # a loss near zero that wobbles by a factor is not a loss growing back
+    if unit == "step":
+        at, end = f"steps {best * per + 1}–{(best + 1) * per}", f"steps {(len(means) - 1) * per + 1}–{len(means) * per}"
+        what = text(f"the loss fell to {means[best]:.4f} ({at}) and grew back to {means[-1]:.4f} ({end})",
+                    f"loss 가 {means[best]:.4f} ({at}) 까지 내려갔다가 {means[-1]:.4f} ({end}) 로 다시 커졌습니다")
+        return "warning", what, {"step_window_means": means, "steps_per_window": per, "best_window": best + 1,
+                                 "gave_back": gave_back}
     what = text(f"the loss fell to {means[best]:.4f} (epoch {best + 1}) and grew back to {means[-1]:.4f} "
                 f"(epoch {len(means)})",
                 f"loss 가 {means[best]:.4f} (epoch {best + 1}) 까지 내려갔다가 {means[-1]:.4f} (epoch {len(means)}) 로 "

@@ -19,7 +19,7 @@ from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
 from grader.evaluation.rebuild import UnverifiableModel, error_line, evaluate_export
 from grader.evaluation.replay import verify_run
-from grader.evaluation.runs import EvaluatedRun
+from grader.evaluation.runs import NO_DATA, EvaluatedRun
 from grader.evaluation.states import weights_state
 from grader.recording.architecture import analyse
 from grader.recording.events import Recording, Run
@@ -36,19 +36,23 @@ def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
         return {}
 
 
-_NO_DATA = "the assignment's data provider has no dataset the grader can evaluate on"
+_NO_DATA = NO_DATA
 
 
 def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider,
-                  root: Path | None, proof: bool = True) -> list[EvaluatedRun]:
+                  root: Path | None, proof: bool = True, rows: dict[str, Any] | None = None) -> list[EvaluatedRun]:
     """Measure accuracy and gradient flow for each run; never raises for a student's model.
 
     ``proof``: the kernel wrote checkpoints (``GradeOptions.proof``), so a long run without any is a contradiction.
+    ``rows``: the assignment's ``[data.evaluation]`` (inputs, targets), measured when the provider serves no data.
     """
     # each split is read only if a run needs it, and once (the full train split is 47 MB)
     split = functools.cache(lambda train: provider.split(root, train))
     if not recording.runs or split(False) is None:
-        return [_without_data(run) for run in recording.runs]
+        runs = [_without_data(run) for run in recording.runs]
+        if rows:
+            _measure_rows(runs, _exports(export_dir), export_dir, rows)
+        return runs
     exports = _exports(export_dir)
     flows: dict[str, list[float] | None] = {}
     rng = random.Random(os.urandom(16))  # which segments are re-trained: chosen after the notebook ran
@@ -97,6 +101,38 @@ def _without_data(run: Run) -> EvaluatedRun:
     return er
 
 
+def _measure_rows(runs: list[EvaluatedRun], exports: dict[int, dict[str, Any]], export_dir: Path,
+                  rows: dict[str, Any]) -> None:
+    """Metrics of every exported model on the assignment's own rows (grader.evaluation.metrics)."""
+    from grader.evaluation.metrics import as_tensors, evaluate_rows
+
+    try:
+        inputs, targets = as_tensors(rows)
+    except (ValueError, TypeError) as exc:  # ragged or non-numeric rows: an assignment error, said on every run
+        for er in runs:
+            er.unverified_reason = f"[data.evaluation] rows are not a numeric table: {exc}"
+        return
+    for er in runs:
+        rec = exports.get(er.run.index)
+        if rec is None or not rec.get("weights_file"):
+            er.unverified_reason = ("the model was not exported (the notebook did not reach the grader's last cell)"
+                                    if rec is None else "no weights exported (architecture not traced)")
+            continue
+        res = evaluate_rows(rec, export_dir, inputs, targets, er.run.loss_kind)
+        er.metrics = res["metrics"]
+        if er.metrics is None:
+            er.unverified_reason = res["reason"]
+        else:
+            er.unverified_reason = None
+            if er.metrics["accuracy"] is not None:
+                er.accuracy, er.accuracy_source = float(er.metrics["accuracy"]), "grader"
+
+
+def _images(inputs: Any) -> bool:
+    """uint8 images (MNIST-like: scaled by /255 as ToTensor does) rather than rows the model takes as they are."""
+    return str(getattr(inputs, "dtype", "")) == "torch.uint8"
+
+
 def _final_epoch(run: Run, restored: dict[str, Any] | None) -> int | None:
     """0-based epoch whose weights the run ended with, when it restored an earlier state (None: its last)."""
     if restored is None or restored["last"]:
@@ -127,8 +163,17 @@ def _measure(er: EvaluatedRun, rec: dict[str, Any], export_dir: Path, split: Cal
     """Accuracy from the rebuilt model, else the in-kernel one marked unverified; trace mismatch note."""
     er.kernel_accuracy = rec.get("kernel_accuracy")
     er.random_in_eval = rec.get("random_in_eval") is True
-    res = evaluate_export(rec, export_dir, *_data(split, False)) if rec.get("weights_file") else \
-        {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
+    test = _data(split, False)
+    if rec.get("weights_file") and not _images(test[0]):  # a provider's own rows: what fits the model
+        from grader.evaluation.metrics import evaluate_rows
+
+        got = evaluate_rows(rec, export_dir, test[0].float(), test[1], er.run.loss_kind)
+        er.metrics = got["metrics"]
+        res = {"accuracy": (got["metrics"] or {}).get("accuracy"), "reason": got["reason"] or
+               "the model's outputs have no accuracy (a regression: see its metrics)"}
+    else:
+        res = evaluate_export(rec, export_dir, *test) if rec.get("weights_file") else \
+            {"accuracy": None, "reason": "no weights exported (architecture not traced)"}
     if res["accuracy"] is not None:
         er.accuracy, er.accuracy_source = float(res["accuracy"]), "grader"
     else:

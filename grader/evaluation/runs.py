@@ -8,6 +8,8 @@ from typing import Any
 from grader.recording.architecture import Architecture
 from grader.recording.events import Run
 
+NO_DATA = "the assignment's data provider has no dataset the grader can evaluate on"
+
 
 @dataclass
 class EvaluatedRun:
@@ -29,6 +31,9 @@ class EvaluatedRun:
     proof: dict[str, Any] | None = None
     # the kernel's model gave two different outputs for one batch in eval mode (a dropout that ignores eval())
     random_in_eval: bool = False
+    # what the grader measured on [data.evaluation] rows (grader.evaluation.metrics.score): kind, accuracy, mse,
+    # mae, r2; None when the assignment gives no rows or the model could not be rebuilt
+    metrics: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:

@@ -103,6 +103,9 @@ def runtime_block(gpu_runner: str | None) -> dict[str, Any]:
 def _student_readme(assignment: Any, grader_spec: str, gpu_runner: str | None) -> str:
     where = "a GPU runner" if gpu_runner else "a CPU runner (no GPU)"
     where_ko = "GPU 러너" if gpu_runner else "CPU 러너 (GPU 없음)"
+    mnist = getattr(assignment, "data_provider", "") == "mnist"
+    data_ko = "MNIST 일부 데이터" if mnist else "과제의 데이터"
+    data_en = "the grader's MNIST subset" if mnist else "the homework's own data"
     aid = assignment.id
     return f"""# {assignment.id}
 
@@ -113,11 +116,11 @@ def _student_readme(assignment: Any, grader_spec: str, gpu_runner: str | None) -
 ```
 gh student submit
 ```
-제출할 때마다 자동 채점이 돌아갑니다 ({where_ko}, MNIST 일부 데이터). 결과는 그 실행의 **Actions → Summary**
+제출할 때마다 자동 채점이 돌아갑니다 ({where_ko}, {data_ko}). 결과는 그 실행의 **Actions → Summary**
 (항목별 점수, 고칠 점, 학습에서 일어난 일)와 제출 Release의 `result.json`에 있습니다. 교수자가 직접 채점하는
 항목은 "awaiting instructor review"로 표시되고 이 점수에 포함되지 않습니다.
 
-*Every submission is graded on {where} with the grader's MNIST subset. Read the run's **Actions → Summary** (each
+*Every submission is graded on {where} with {data_en}. Read the run's **Actions → Summary** (each
 check with its points and what to do, what happened in training); the submission's Release holds `result.json`.
 Checks the instructor reads are listed as "awaiting instructor review" and are not in that score. Classroom 50
 records whole points (see the grader's README for how fractional points are rounded).*

@@ -79,14 +79,11 @@ Zip file upload -> Update Autograder). Students upload their notebook (.ipynb; a
 
 Contents
   setup.sh          installs a CPU torch ({torch}) and the grader from wheels/ (no GPU on Gradescope)
-  run_autograder    grades /autograder/submission/* on the {data} MNIST data, CPU, and writes
-                    /autograder/results/results.json: one test per rubric check, a leaderboard entry
-                    for the test accuracy of the six-hidden-layer ReLU model
+  run_autograder    grades /autograder/submission/* with the "{data}" data mode ({data_label}), CPU, and
+                    writes /autograder/results/results.json: one test per rubric check{leaderboard_entry}
   wheels/           the grader itself
   assignment/{assignment_id}/  the assignment run_autograder grades with (--assignment): the rubric
-                    (assignment.toml; edit points and thresholds here and re-zip), its checks (checks.py),
-                    the homework statement, the starter notebook and the reference baselines
-                    (baselines/baseline-*.json) the checks compare against
+                    (assignment.toml; edit points and thresholds here and re-zip){contents}
 
 Settings (Configure Autograder / Assignment settings)
   - Machine: at least 2 GB RAM and 1 CPU (the default 768 MB / 0.5 vCPU is too small for torch);
@@ -94,8 +91,8 @@ Settings (Configure Autograder / Assignment settings)
   - Timeout: 20-40 minutes (the grader's own per-submission budget is {budget}).
   - Points: the autograder gives {auto_max:g} points; {manual} ({manual_points:g} points) are graded by hand:
     add a manual question for them. Manual checks are listed with 0/0 and "pending instructor review".
-  - Leaderboard (optional): enable it to show "Test accuracy (6 hidden, ReLU)".
-  - results.json is written with visibility "visible"; the grader's log (stdout) is hidden from students.
+{leaderboard_setting}  - results.json is written with visibility "visible"; the grader's log (stdout) is hidden from
+    students.
 """
 
 
@@ -155,6 +152,27 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) 
     zf.writestr(info, data)
 
 
+def _contents(assignment: Assignment) -> str:
+    """What of the assignment's folder the zip carries besides its rubric, as the README lists it."""
+    parts = []
+    if assignment.checks_modules:
+        parts.append(f"its checks ({', '.join(assignment.checks_modules)})")
+    own = (("README.md", "the homework statement"), ("starter.ipynb", "the starter notebook"))
+    parts += [name for file, name in own if (assignment.root / file).is_file()]
+    if any((assignment.root / "baselines").glob("baseline-*.json")):
+        parts.append("the reference baselines (baselines/baseline-*.json) the checks compare against")
+    return "".join(f",\n                    {p}" for p in parts)
+
+
+def _leaderboard(assignment: Assignment) -> tuple[str, str]:
+    """The README's leaderboard lines: (contents entry, settings line); empty without a [leaderboard]."""
+    board = assignment.leaderboard
+    if board is None:
+        return "", ""
+    return (f", and a leaderboard entry\n                    \"{board.name}\" (check {board.check})",
+            f"  - Leaderboard (optional): enable it to show \"{board.name}\".\n")
+
+
 def _texts(assignment: Assignment, data: str, budget_s: float | None) -> dict[str, str]:
     """The three generated files, filled in for this assignment."""
     manual = [s for s in assignment.checks if s.manual]
@@ -165,7 +183,10 @@ def _texts(assignment: Assignment, data: str, budget_s: float | None) -> dict[st
                                                 budget=f" --budget {budget_s:g}" if budget_s else ""),
         "README.txt": README_TXT.format(
             title=assignment.title["en"], assignment_id=assignment.id, version=assignment.version, torch=TORCH_PIN,
-            data=data, budget=budget, auto_max=sum(s.points for s in assignment.checks if not s.manual),
+            data=data, data_label=get_provider(assignment.data_provider, assignment.root).label,
+            leaderboard_entry=_leaderboard(assignment)[0], leaderboard_setting=_leaderboard(assignment)[1],
+            contents=_contents(assignment), budget=budget,
+            auto_max=sum(s.points for s in assignment.checks if not s.manual),
             manual=", ".join(s.id for s in manual) or "no checks", manual_points=sum(s.points for s in manual)),
     }
 

@@ -29,6 +29,7 @@ NOT_RUN = "the notebook did not finish, so the grader could not evaluate this"
 CUT_SHORT = "the grader's facts cell stopped before this fact (its time limit or a dead kernel)"
 
 ADAM_FAMILY = {"Adam", "AdamW", "NAdam", "RAdam", "Adamax"}
+STEP_WINDOWS = 10  # a run without epochs is judged on the mean loss of this many consecutive windows of steps
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Run:
     iters: list[int] = field(default_factory=list)
     gradnorms: list[list[float]] = field(default_factory=list)
     epochs: list[Epoch] = field(default_factory=list)
+    steps_only: bool = False                   # no DataLoader and no served split to size an epoch by
 
     @property
     def steps(self) -> int:
@@ -78,9 +80,26 @@ class Run:
         """'adam' for the Adam family, else the torch class in lower case (e.g. 'sgd')."""
         return "adam" if self.torch_class in ADAM_FAMILY else self.torch_class.lower()
 
+    @property
+    def has_epochs(self) -> bool:
+        """False for a full-batch or hand-written loop over data the grader cannot size (no DataLoader, no
+        served split): its progress is counted in steps, never in epochs."""
+        return not self.steps_only
+
     def epoch_means(self, complete_only: bool = True) -> list[float]:
         return [e.mean_loss for e in self.epochs
                 if e.mean_loss is not None and (e.complete or not complete_only)]
+
+    def progress(self) -> tuple[str, list[float], int]:
+        """The loss curve a check judges: ``("epoch", complete-epoch means, 1)``, or for a run without epochs
+        ``("step", means of consecutive windows of steps, steps per window)`` (at most STEP_WINDOWS windows)."""
+        if self.has_epochs:
+            return "epoch", self.epoch_means(), 1
+        per = max(1, -(-self.steps // STEP_WINDOWS))
+        means = [_mean(self.losses[i:i + per]) for i in range(0, self.steps, per)]
+        if means and len(self.losses) % per and len(means) > 1:
+            means = means[:-1]  # a short last window is noisier than the others: the one before it stands for it
+        return "step", [m for m in means if m is not None], per
 
 
 @dataclass(frozen=True)
@@ -341,6 +360,7 @@ def _seen_split(run: Run, rec: Recording) -> str | None:
 def _chunked(run: Run, rec: Recording, split: str | None) -> list[Epoch]:
     size, batch = rec.split_size(split or "train"), run.batch
     if not size or not batch:
+        run.steps_only = True
         return [Epoch(0, _mean(run.losses), run.steps, False, split)]
     per = max(1, size // batch)
     return [Epoch(i // per, _mean(run.losses[i:i + per]), len(run.losses[i:i + per]),

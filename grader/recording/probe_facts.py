@@ -227,6 +227,32 @@ def _call(x: Any, args: Any = (), kwargs: Any = None) -> Any:
     return x(*args, **kwargs)
 
 
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int32": torch.int32,
+           "bool": torch.bool, "uint8": torch.uint8, "float16": torch.float16}
+
+
+def _argument(a: Any, ns: dict[str, Any]) -> Any:
+    """A call argument from the spec: ``{"tensor": {"values": [...], "dtype": "float32", "shape": [...]}}`` is a
+    fresh tensor, ``{"var": "X"}`` a notebook global; anything else is passed as it is."""
+    if not isinstance(a, dict) or len(a) != 1:
+        return a
+    if "var" in a and isinstance(a["var"], str):
+        return _target(a["var"], ns)
+    t = a.get("tensor")
+    if not isinstance(t, dict) or "values" not in t:
+        return a
+    dtype = _DTYPES.get(str(t.get("dtype", "float32")))
+    if dtype is None:
+        raise _bad_spec(f"tensor dtype {t.get('dtype')!r} (known: {', '.join(_DTYPES)})")
+    x = torch.tensor(t["values"], dtype=dtype)
+    shape = t.get("shape")
+    if shape is not None:
+        if not isinstance(shape, list) or not all(type(d) is int for d in shape):
+            raise _bad_spec(f"tensor shape must be a list of ints, got {shape!r}")
+        x = x.reshape(shape)
+    return x
+
+
 # ------------------------------------------------------------------------------------------------ targets
 def _namespace() -> dict[str, Any]:
     ip = getattr(builtins, "get_ipython", None)
@@ -332,7 +358,10 @@ def _evaluate(spec: dict[str, Any], ns: dict[str, Any]) -> tuple[Any, bool]:
     if call is not None:
         if not isinstance(call, dict):
             raise _bad_spec("'call' must be {\"args\": [...], \"kwargs\": {...}}")
-        x = _call(x, call.get("args", []), call.get("kwargs", {}))
+        args, kwargs = call.get("args", []), call.get("kwargs", {})
+        if isinstance(args, list) and isinstance(kwargs, dict):
+            args, kwargs = [_argument(a, ns) for a in args], {k: _argument(v, ns) for k, v in kwargs.items()}
+        x = _call(x, args, kwargs)
     conv = Converter()  # ops note a capped iteration on it too
     for op in then:
         x = _apply(conv, x, op)

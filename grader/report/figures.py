@@ -24,8 +24,26 @@ def _epoch_means(run: dict[str, Any]) -> list[float]:
     return [e["mean_loss"] for e in run.get("epochs") or [] if e.get("mean_loss") is not None]
 
 
+def _steps_only(run: dict[str, Any]) -> bool:
+    """A run without epochs (a full-batch loop): its curve is drawn over steps."""
+    return run.get("has_epochs") is False and bool(run.get("step_losses"))
+
+
+def _step_series(run: dict[str, Any], color: str, label: str) -> list[plots.Series]:
+    """The per-step loss over a step axis (at most ~400 points)."""
+    steps = [v for v in run.get("step_losses") or []]
+    stride = max(1, len(steps) // 400)
+    xs = [float(i + 1) for i in range(0, len(steps), stride)]
+    ys = steps[::stride]
+    keep = [(x, y) for x, y in zip(xs, ys, strict=False) if isinstance(y, (int, float))]
+    return [plots.Series(label, [x for x, _ in keep], [y for _, y in keep], color, width=2.0)]
+
+
 def _run_series(run: dict[str, Any], color: str, label: str) -> list[plots.Series]:
-    """Thin per-step line (x in fractional epochs) under the thick per-epoch mean line."""
+    """Thin per-step line (x in fractional epochs) under the thick per-epoch mean line; a run without epochs:
+    its steps."""
+    if _steps_only(run):
+        return _step_series(run, color, label)
     means = _epoch_means(run)
     out = []
     steps = run.get("step_losses") or []
@@ -60,7 +78,13 @@ def run_colors(runs: list[dict[str, Any]]) -> list[str]:
 
 
 def run_curve(run: dict[str, Any], baseline: dict[str, Any] | None, t: dict[str, str], color: str) -> str:
-    """Loss curve of one run over the reference band of its run key."""
+    """Loss curve of one run over the reference band of its run key (over steps for a run without epochs)."""
+    if _steps_only(run):
+        series = _step_series(run, color, view.run_label(run))
+        for s in series:
+            s.legend = False
+        return plots.line_chart(series, [], title=view.run_label(run), x_label=t.get("step", "step"),
+                                y_label=t["loss"], y_min=0.0, width=440, height=260)
     means = _epoch_means(run)
     if not means:
         return ""
@@ -77,7 +101,7 @@ def _judged_run(result: dict[str, Any], runs: list[dict[str, Any]], check_id: st
     check = next((c for c in result.get("checks") or [] if c.get("id") == check_id), None)
     index = ((check or {}).get("evidence") or {}).get("run")
     run = next((r for r in runs if isinstance(index, int) and r.get("index") == index), None)
-    return run if run is not None and _epoch_means(run) else None
+    return run if run is not None and (_epoch_means(run) or _steps_only(run)) else None
 
 
 def run_pair(spec: FigureSpec, result: dict[str, Any], runs: list[dict[str, Any]],
@@ -90,6 +114,11 @@ def run_pair(spec: FigureSpec, result: dict[str, Any], runs: list[dict[str, Any]
         return ""
     series = [*_run_series(first, _PAIR_COLORS[0], f"{spec.labels[0]} ({view.run_label(first)})"),
               *_run_series(second, _PAIR_COLORS[1], f"{spec.labels[1]} ({view.run_label(second)})")]
+    if _steps_only(first) != _steps_only(second):
+        return ""  # one in epochs, one in steps: no common axis
+    if _steps_only(first):
+        return plots.line_chart(series, [], title=in_lang(spec.title, lang), x_label=t.get("step", "step"),
+                                y_label=t["loss"], y_min=0.0, width=900, height=320)
     n = max(len(_epoch_means(first)), len(_epoch_means(second)))
     return plots.line_chart(series, _band(baseline, first, n) + _band(baseline, second, n),
                             title=in_lang(spec.title, lang), x_label=t["epoch"], y_label=t["loss"], y_min=0.0,

@@ -35,8 +35,12 @@ def run_dict(er: EvaluatedRun, recording: Recording) -> dict[str, Any]:
         "epochs": [{"mean_loss": e.mean_loss, "steps": e.steps, "complete": e.complete, "split": e.split}
                    for e in r.epochs],
         "step_losses": r.losses,
+        "has_epochs": r.has_epochs,  # False: a full-batch / hand-written loop counted in steps
+        "weights_fp": next((ev["fp"] for ev in reversed(recording.guard) if ev.get("kind") == "weights"
+                            and ev.get("run") == r.index and isinstance(ev.get("fp"), str)), None),
         "accuracy": {"value": er.accuracy, "source": er.accuracy_source, "kernel": er.kernel_accuracy,
                      "unverified_reason": er.unverified_reason},
+        "metrics": er.metrics,  # measured on [data.evaluation] rows or a provider's rows (kind, accuracy, mse, ...)
         "gradient_flow": {"init_norms": er.gradient_flow,
                           "init_ratio": vanishing_ratio(er.gradient_flow) if er.gradient_flow else None,
                           "first_steps": r.gradnorms},
