@@ -196,8 +196,6 @@ class Probe:
                 prev["snapshot"] = {k: t.detach().clone() for k, t in prev["tensors"].items()}
         k = len(self.runs)
         self.opt_runs[id(opt)] = k
-        if model is not None:  # state_dict() (to save or copy the best epoch) fingerprints the state it reads
-            _on_state_dict(self.roots[model])
         self.runs.append({"opt": opt, "model": model, "steps": 0, "buf": [], "iters": [], "first": 0, "last_iter": -1,
                           "weights": trace["weights"] if trace else [],
                           "tensors": trace["tensors"] if trace else {},
@@ -313,20 +311,6 @@ def _weight_states(where: str) -> None:
         g.record_states(where)
 
 
-_STATE_HOOKED: set[int] = set()
-
-
-def _on_state_dict(mod: Any) -> None:
-    """The weights a notebook saves or copies with ``state_dict()`` become a recorded state of the run (a
-    full-batch loop that saves and reloads in the training cell has no epoch edge in between)."""
-    try:
-        if id(mod) not in _STATE_HOOKED:
-            mod.register_state_dict_pre_hook(lambda *_a: _weight_states("state_dict"))
-            _STATE_HOOKED.add(id(mod))  # the probe's roots keep the module alive: its id stays its own
-    except Exception:  # a module without the hook API: epoch edges and cell ends still fingerprint
-        pass
-
-
 def _first(x: Any) -> float:
     return x[0] if isinstance(x, (list, tuple)) else x
 
@@ -382,6 +366,7 @@ def install(config: dict[str, Any]) -> Probe:
 
     torch.autograd.backward = backward
     p.originals["backward_wrapper"] = backward
+    _install_state_dict_hook(p)
     _install_data_hooks(p)
     _install_companions(p, config)
     guard = sys.modules.get("_grader_probe_guard")  # after every hook: it records them as the expected state
@@ -408,6 +393,21 @@ def _install_companions(p: Probe, config: dict[str, Any]) -> None:
     proof = sys.modules.get("_grader_probe_proof")
     if proof is not None and config.get("proof", True):
         p.proof = proof.install(p)
+
+
+def _install_state_dict_hook(p: Probe) -> None:
+    """``state_dict()`` (to save or to copy the best epoch) makes the state it reads a recorded state of the run: a
+    full-batch loop that saves and reloads in its training cell has no epoch edge in between. Wrapped on the class,
+    never hooked on the student's module, so ``torch.save(model)`` pickles nothing of the grader's."""
+    orig = torch.nn.Module.state_dict
+
+    def state_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs.get("prefix"):  # the outermost call, not its recursion into submodules
+            _weight_states("state_dict")
+        return orig(self, *args, **kwargs)
+
+    p.originals["state_dict"] = orig
+    torch.nn.Module.state_dict = state_dict  # type: ignore[method-assign,assignment]
 
 
 def _install_data_hooks(p: Probe) -> None:
@@ -444,6 +444,7 @@ def uninstall() -> None:
         h.remove()
     torch.optim.Optimizer.__init__ = p.originals["optimizer_init"]  # type: ignore[method-assign]
     torch.autograd.backward = p.originals["backward"]
+    torch.nn.Module.state_dict = p.originals["state_dict"]  # type: ignore[method-assign]
     if p.originals.get("flush"):
         torch.set_flush_denormal(False)
     torch.utils.data.DataLoader.__iter__ = p.originals["iter"]  # type: ignore[method-assign]
