@@ -165,14 +165,20 @@ def _scaled_costs(result: dict[str, Any], sizes: dict[str, tuple[int, int]]) -> 
         return None
     served, full = sizes["train"]
     printed = [float(c) for c in flag["evidence"]["unmatched"] if isinstance(c, (int, float))]
-    for run in result.get("runs") or []:
-        means = [e["mean_loss"] * served / full for e in run.get("epochs") or []
-                 if isinstance(e.get("mean_loss"), (int, float))]
-        hits = [c for c in printed if any(abs(c - m) <= max(0.05 * abs(m), 1e-5) for m in means)]
-        if len(hits) >= 2 and len(hits) >= 0.8 * len(printed):
-            return SizeAssumption(int(run.get("cell_index") or 0), "train", served, full, "scale",
-                                  f"printed costs {served / full:g}× the recorded epoch means")
-    return None
+    first: int | None = None  # the cell of the first run whose scaled means were printed
+    hits = 0
+    for c in printed:
+        for run in result.get("runs") or []:
+            means = [e["mean_loss"] * served / full for e in run.get("epochs") or []
+                     if isinstance(e.get("mean_loss"), (int, float))]
+            if any(abs(c - m) <= max(0.05 * abs(m), 1e-5) for m in means):
+                hits += 1
+                first = first if first is not None else int(run.get("cell_index") or 0)
+                break
+    if first is None or hits < 2 or hits < 0.8 * len(printed):
+        return None
+    return SizeAssumption(first, "train", served, full, "scale",
+                          f"printed costs {served / full:g}× the recorded epoch means")
 
 
 @dataclass
