@@ -251,3 +251,14 @@ def test_integrations_read_messages_and_warnings(results: tuple[dict[str, Any], 
     assert "NEW-EN" in xml and "WARN-EN" in xml
     gs = results_json(weak, assignment)["tests"][0]["output"]
     assert "NEW-EN" in gs and "WARN-EN" in gs
+
+
+def test_a_run_without_epochs_is_drawn_over_steps(results: tuple[dict[str, Any], ...],
+                                                  assignment: Assignment) -> None:
+    good = copy.deepcopy(results[0])
+    note = "Runs without epochs (a full-batch loop) are drawn as the loss of each step"
+    assert note not in render_student(good, None, "en", assignment)
+    run = good["runs"][0]
+    run["has_epochs"], run["epochs"] = False, []
+    page = render_student(good, None, "en", assignment)
+    assert note in page and "epoch 없이 학습한 실행" in render_student(good, None, "ko", assignment)

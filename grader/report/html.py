@@ -72,7 +72,8 @@ def _student_context(result: dict[str, Any], baseline: dict[str, Any] | None, la
         "pairs": figures.run_pairs(assignment.figures, result, runs, baseline, t, lang),
         "gradflow": figures.gradient_flow(runs, t),
         "versions": result.get("versions") or {}, "data": result.get("data") or {},
-        "has_baseline": baseline is not None, "sandbox": view.sandbox_line(result),
+        "has_baseline": baseline is not None,
+        "steps_only": any(r.get("has_epochs") is False for r in runs), "sandbox": view.sandbox_line(result),
         "fallback_note": view.fallback_note(result, lang), "late": view.late_view(result, lang),
     }
 

@@ -51,6 +51,8 @@ _UI: dict[str, dict[str, str]] = {
                               "(평균 ± 3 표준편차)",
                     "en": "Thick line: mean loss per epoch, thin line: loss per step, grey band: reference run "
                           "of the same kind (mean ± 3 sd)"},
+    "curves_note_steps": {"ko": "epoch 없이 학습한 실행(전체 배치 루프)은 step별 loss 로 그립니다",
+                          "en": "Runs without epochs (a full-batch loop) are drawn as the loss of each step"},
     "architecture": {"ko": "모델 구조", "en": "Architecture"},
     "run": {"ko": "실행", "en": "Run"},
     "cell": {"ko": "셀", "en": "Cell"},
