@@ -74,3 +74,18 @@ def test_hidden_gpus_and_seeded_kernel(tmp_path: Path, hide: bool) -> None:
     assert report.cells[0].status == "ok"
     visible, cuda, value = report.cells[0].stdout.split()
     assert cuda == "False"
+
+
+def test_running_notebooks_leaks_no_descriptors(tmp_path: Path) -> None:
+    """Each run closes its kernel client's channels and ZMQ contexts: a batch or test process that runs hundreds of
+    notebooks must not creep towards select()'s descriptor limit (it used to keep about 12 per notebook)."""
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    for name in ("first", *(f"run{k}" for k in range(3))):
+        (tmp_path / name).mkdir()
+    _run(tmp_path / "first", ["print('warm-up')"])  # imports and lazily created globals settle first
+    before = open_fds()
+    for k in range(3):
+        _run(tmp_path / f"run{k}", ["x = 1"])
+    assert open_fds() - before <= 2, f"{open_fds() - before} descriptors left open by 3 runs"

@@ -215,6 +215,7 @@ def execute(nb: NotebookNode, workdir: Path, opts: ExecutionOptions,
     except Exception as exc:  # kernel start-up, ZMQ, nbclient internals: the grader failed, not the student
         raise ExecutionError(f"could not run a kernel: {type(exc).__name__}: {exc}") from exc
     finally:
+        _close_client(client)  # nbclient stops the channels only of a kernel it created itself
         kernel.close()  # nbclient leaves a kernel it did not create (km=...) running
     report.wall_s = time.monotonic() - t0
     run_nb.cells = run_nb.cells[:len(student) + 2]  # without the facts cell: it holds the instructor's inputs
@@ -371,9 +372,36 @@ def _event_stream(opts: ExecutionOptions) -> tuple[EventStream | None, dict[str,
     return stream, {**opts.probe_config, "events_fd": stream.write_fd}, {"pass_fds": (stream.write_fd,)}
 
 
+def _close_client(client: NotebookClient) -> None:
+    """Stop the kernel client's channels and free its ZMQ context: left open, every submission kept about a dozen
+    descriptors (sockets, the heartbeat thread's) until a long batch or test process hit select()'s limit."""
+    kc = getattr(client, "kc", None)
+    if kc is None:
+        return
+    try:
+        kc.stop_channels()
+    except Exception as exc:
+        _log.debug("kernel client stop failed: %s", exc)
+    try:
+        if getattr(kc, "_created_context", False):
+            kc.context.destroy(linger=0)
+            kc._created_context = False
+    except Exception as exc:
+        _log.debug("kernel client context cleanup failed: %s", exc)
+    client.kc = None
+
+
 def _shutdown_km(km: Any) -> None:
     try:
         if km is not None and run_sync(km.is_alive)():
             run_sync(km.shutdown_kernel)(now=True)
     except Exception as exc:  # best effort; the process may already be gone
         _log.debug("kernel shutdown failed: %s", exc)
+    # the manager's own ZMQ context (sockets, eventfds) is otherwise freed only by a garbage collection that may
+    # never come: a long batch or test process leaked about 12 descriptors per submission until select() failed
+    try:
+        if km is not None and getattr(km, "_created_context", False):
+            km.context.destroy(linger=0)
+            km._created_context = False
+    except Exception as exc:
+        _log.debug("kernel context cleanup failed: %s", exc)
