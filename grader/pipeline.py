@@ -6,16 +6,14 @@ with status ``invalid``; only failures of the grader itself raise (a GraderError
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import os
+import random
 import re
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +37,7 @@ from grader.execution.progress import EventTail
 from grader.execution.runner import ExecutionOptions, ExecutionReport, execute
 from grader.execution.sandbox import Sandbox, check_required, prepare_sandbox
 from grader.execution.warm import WarmSlot
+from grader.overlap import Beside
 from grader.recording.events import Recording, fact_results, load_recording
 from grader.reference.baseline import load_baseline
 from grader.result.build import (
@@ -77,6 +76,10 @@ class GradeOptions:
     proof: bool = True  # checkpoints in the kernel + re-training segments in the grader (proof of training)
     max_submission_mb: float | None = None  # None: grader.submission.load.MAX_BYTES (64 MiB)
     sandbox: str = "auto"  # auto | off | require (grader/execution/sandbox.py)
+    # re-train the proof's segments while the notebook runs (grader/overlap.py); the result is the same either way
+    overlap: bool = True
+    # which segments the proof re-trains: None, a secret random choice; a number fixes it (tests compare gradings)
+    replay_seed: int | None = None
 
 
 def resolve_mode(assignment: Assignment, opts: GradeOptions) -> str:
@@ -142,18 +145,21 @@ def _grade_once(path: Path, assignment: Assignment, rubric: Rubric, opts: GradeO
     space = _usable(slot, assignment, opts, mode, root) or prepare_slot(assignment, opts, warm=False, name=sub.id)
     colab.provide(sub.notebook, root, colab.sample_dir(provider.name, root), space.work,  # Colab's sample_data
                   sandboxed=bool(space.box and space.box.info["enabled"]))
-    preload = _preload_evaluation()  # torch imports in this process while the kernel runs
+    split = _split_maker(provider, root) if opts.proof and opts.overlap else None
+    beside = Beside(space.probe, split)  # imports, data and replays in this process while the kernel runs
     with space:  # closed after grading, the caller's slot too: a slot serves one submission
-        report, exec_opts, box_info = _execute(sub, space, opts)
+        report, exec_opts, box_info = _execute(sub, space, opts, beside.feed)
         recording = load_recording(space.events, sub.notebook, facts_token=report.facts_token)
         t_eval = time.monotonic()
-        preload.join()
-        runs = _evaluate(recording, space.probe, provider, root, proof=opts.proof, rows=assignment.evaluation_data)
+        cache = beside.finish()
+        runs = _evaluate(recording, space.probe, provider, root, proof=opts.proof, rows=assignment.evaluation_data,
+                         split=beside.split, cache=cache, seed=opts.replay_seed)
         ctx = _context(assignment, rubric, runs, recording, report, sub, mode)
         flags = integrity_flags(ctx, assignment.integrity)  # first: a flag may take points away
         checks = explain_checks(score_checks(rubric, ctx, flags), ctx.diagnoses)
     timings = {"execution_s": round(report.wall_s, 2), "evaluation_s": round(time.monotonic() - t_eval, 2),
-               "total_s": round(time.monotonic() - started, 2)}
+               "total_s": round(time.monotonic() - started, 2),
+               "segments_replayed_live": cache.hits if cache is not None else 0}
     result = _result(sub, assignment, mode, provider.fingerprint(root), report, recording, ctx, checks, flags,
                      timings)
     result["sandbox"] = box_info
@@ -170,12 +176,13 @@ def _usable(slot: WarmSlot | None, assignment: Assignment, opts: GradeOptions, m
     return slot
 
 
-def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions) -> tuple[ExecutionReport, ExecutionOptions,
-                                                                            dict[str, Any]]:
-    """Run the notebook in the slot's sandboxed kernel (execution stage); the sandbox is closed after."""
+def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions,
+             on_event: Callable[[dict[str, Any]], None]) -> tuple[ExecutionReport, ExecutionOptions, dict[str, Any]]:
+    """Run the notebook in the slot's sandboxed kernel (execution stage); the sandbox is closed after.
+    ``on_event`` gets every probe event as it streams (the work done beside the kernel, :mod:`grader.overlap`)."""
     assert space.box is not None and space.exec_opts is not None
     shutil.copy2(sub.path, space.work / sub.path.name)
-    tail = EventTail(space.events, opts.progress) if opts.progress else nullcontext()
+    tail = EventTail(space.events, opts.progress, on_event=on_event)
     with tail:
         exec_opts = replace(space.exec_opts, on_cell=opts.progress)
         report = execute(sub.notebook, space.work, exec_opts, space.take_kernel())
@@ -185,11 +192,24 @@ def _execute(sub: Submission, space: WarmSlot, opts: GradeOptions) -> tuple[Exec
 
 
 def _evaluate(recording: Recording, probe_dir: Path, provider: DataProvider, root: Path | None,
-              proof: bool = True, rows: dict[str, Any] | None = None) -> list[EvaluatedRun]:
-    """Trusted evaluation of every run in this process (evaluation stage)."""
-    from grader.evaluation.evaluate import evaluate_runs  # torch: imported while the kernel ran (_preload)
+              proof: bool = True, rows: dict[str, Any] | None = None, split: Any = None, cache: Any = None,
+              seed: int | None = None) -> list[EvaluatedRun]:
+    """Trusted evaluation of every run in this process (evaluation stage), with the segments re-trained while the
+    notebook ran (``cache``)."""
+    from grader.evaluation.evaluate import evaluate_runs  # torch: imported while the kernel ran (grader.overlap)
 
-    return evaluate_runs(recording, probe_dir, provider, root, proof=proof, rows=rows)
+    rng = random.Random(seed) if seed is not None else None
+    return evaluate_runs(recording, probe_dir, provider, root, proof=proof, rows=rows, split=split, cache=cache,
+                         rng=rng)
+
+
+def _split_maker(provider: DataProvider, root: Path | None) -> Callable[[], Any]:
+    """Makes the evaluation's ``split(train)`` (in the thread beside the kernel, after torch is imported)."""
+    def make() -> Any:
+        from grader.evaluation.evaluate import data_split
+
+        return data_split(provider, root)
+    return make
 
 
 def _context(assignment: Assignment, rubric: Rubric, runs: list[EvaluatedRun], recording: Recording,
@@ -208,15 +228,6 @@ def _torch_version() -> str | None:
         return importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _preload_evaluation() -> threading.Thread:
-    """Import the evaluation modules (torch) in a thread: the kernel is starting and running meanwhile, so
-    the grader's own ~3 s of imports overlap with it instead of adding to the wall time."""
-    thread = threading.Thread(target=importlib.import_module, args=("grader.evaluation.evaluate",),
-                              name="grader-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def slot_key(assignment: Assignment, opts: GradeOptions, mode: str, root: Path | None) -> tuple[Any, ...]:

@@ -28,7 +28,8 @@ STAGES: list[tuple[str, ...]] = [
     ("grader.store",),
     ("grader.report",),
     ("grader.review",),
-    ("grader.pipeline", "grader.fallback", "grader.integrations", "grader.validate", "grader.scaffold"),
+    ("grader.pipeline", "grader.fallback", "grader.overlap", "grader.integrations", "grader.validate",
+     "grader.scaffold"),
     ("grader.batch",),
     ("grader.cli", "grader.__main__"),
 ]

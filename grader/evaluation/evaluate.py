@@ -17,6 +17,7 @@ from typing import Any
 from grader.data.provider import DataProvider
 from grader.evaluation.consistency import forward_trace_agrees, weight_conflicts
 from grader.evaluation.gradflow import gradient_flow
+from grader.evaluation.live import ReplayCache
 from grader.evaluation.rebuild import UnverifiableModel, error_line, evaluate_export
 from grader.evaluation.replay import verify_run
 from grader.evaluation.runs import NO_DATA, EvaluatedRun
@@ -39,15 +40,24 @@ def _exports(export_dir: Path) -> dict[int, dict[str, Any]]:
 _NO_DATA = NO_DATA
 
 
+def data_split(provider: DataProvider, root: Path | None) -> Callable[[bool], Any]:
+    """``split(train)``: the provider's split, read only if a run needs it, and once (the full train split is 47 MB);
+    one function can serve the live replay (``grader.evaluation.live``) and the evaluation after it."""
+    return functools.cache(lambda train: provider.split(root, train))
+
+
 def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider,
-                  root: Path | None, proof: bool = True, rows: dict[str, Any] | None = None) -> list[EvaluatedRun]:
+                  root: Path | None, proof: bool = True, rows: dict[str, Any] | None = None, *,
+                  split: Callable[[bool], Any] | None = None, cache: ReplayCache | None = None,
+                  rng: random.Random | None = None) -> list[EvaluatedRun]:
     """Measure accuracy and gradient flow for each run; never raises for a student's model.
 
     ``proof``: the kernel wrote checkpoints (``GradeOptions.proof``), so a long run without any is a contradiction.
     ``rows``: the assignment's ``[data.evaluation]`` (inputs, targets), measured when the provider serves no data.
+    ``split``: :func:`data_split` of ``provider`` and ``root`` (default: made here); ``cache``: segments re-trained
+    while the notebook ran; ``rng``: which segments are re-trained (default: a secret random choice).
     """
-    # each split is read only if a run needs it, and once (the full train split is 47 MB)
-    split = functools.cache(lambda train: provider.split(root, train))
+    split = split or data_split(provider, root)
     if not recording.runs or split(False) is None:
         runs = [_without_data(run) for run in recording.runs]
         if rows:
@@ -55,7 +65,7 @@ def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider
         return runs
     exports = _exports(export_dir)
     flows: dict[str, list[float] | None] = {}
-    rng = random.Random(os.urandom(16))  # which segments are re-trained: chosen after the notebook ran
+    rng = rng or random.Random(os.urandom(16))  # which segments are re-trained: chosen after the notebook ran
     out = []
     for run in recording.runs:
         er = EvaluatedRun(run, analyse(run.graph))
@@ -74,7 +84,7 @@ def evaluate_runs(recording: Recording, export_dir: Path, provider: DataProvider
             er.gradient_flow = flows[key]
         state = weights_state(recording, run)
         restored = state if state is not None and state["recorded"] else None
-        er.proof = _prove(run, recording, export_dir, split, rng, proof, _final_epoch(run, restored))
+        er.proof = _prove(run, recording, export_dir, split, rng, proof, _final_epoch(run, restored), cache)
         if restored is not None and er.proof is not None:  # the proof says which recorded state they are
             er.proof = {**er.proof, "final_weights": restored}
         if rec is not None and rec.get("weights_changed") is False and er.proof is not None:
@@ -148,11 +158,12 @@ def _final_epoch(run: Run, restored: dict[str, Any] | None) -> int | None:
 
 
 def _prove(run: Run, recording: Recording, export_dir: Path, split: Callable[[bool], Any],
-           rng: random.Random, expected: bool, final_epoch: int | None = None) -> dict[str, Any] | None:
+           rng: random.Random, expected: bool, final_epoch: int | None = None,
+           cache: ReplayCache | None = None) -> dict[str, Any] | None:
     """The run's proof of training as JSON; a replay that crashes is 'not replay-verified', never a grade error."""
     try:
         result = verify_run(run, recording.proofs, export_dir, split, rng, expected=expected,
-                            final_epoch=final_epoch)
+                            final_epoch=final_epoch, cache=cache)
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         return {"status": "not_replay_verified", "reason": f"the replay failed: {error_line(exc)}",
                 "segments": []}

@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,9 @@ from grader.evaluation.rebuild import (
 from grader.recording.events import Run
 from grader.recording.graph import Graph, GraphError, parse_graph
 from grader.recording.probe_proof import SEGMENT_STEPS
+
+if TYPE_CHECKING:
+    from grader.evaluation.live import ReplayCache
 
 ProofStatus = Literal["verified", "not_replay_verified", "unverified"]
 Split = Callable[[bool], tuple[Tensor, Tensor]]
@@ -251,9 +254,8 @@ def _weight_dev(reached: dict[str, Tensor], start: dict[str, Tensor], end: dict[
     return dev
 
 
-def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: tuple[Tensor, Tensor],
-                   recorded: list[float | None]) -> SegmentCheck:
-    """Re-train one checkpointed segment (plain steps, else with gradients accumulating) and compare."""
+def checkpoint_bytes(seg: dict[str, Any], export_dir: Path) -> tuple[Path, bytes]:
+    """The segment's checkpoint file and its bytes, which must be those the kernel streamed the sha256 of."""
     name = seg.get("file")
     path = (export_dir / str(name)).resolve()
     if not isinstance(name, str) or export_dir.resolve() not in path.parents:
@@ -265,6 +267,19 @@ def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: t
     if hashlib.sha256(data).hexdigest() != seg.get("sha256"):
         raise Contradiction(f"checkpoint {name} is not the file the kernel wrote at step {int(seg['start_step']) + 1} "
                             "(its sha256 differs from the one streamed then)")
+    return path, data
+
+
+def replay_segment(graph: Graph, seg: dict[str, Any], export_dir: Path, split: tuple[Tensor, Tensor],
+                   recorded: list[float | None]) -> SegmentCheck:
+    """Re-train one checkpointed segment (plain steps, else with gradients accumulating) and compare."""
+    path, data = checkpoint_bytes(seg, export_dir)
+    return replay_bytes(graph, seg, path, data, split, recorded)
+
+
+def replay_bytes(graph: Graph, seg: dict[str, Any], path: Path, data: bytes, split: tuple[Tensor, Tensor],
+                 recorded: list[float | None]) -> SegmentCheck:
+    """:func:`replay_segment` from the checkpoint's bytes, already checked by :func:`checkpoint_bytes`."""
     blob = _load_blob(path, data)
     begin = _tensor_dict(blob["start"], "start")
     end = {k: v for k, v in _tensor_dict(blob["end"], "end").items() if k[0] in "pb"}  # constants never train
@@ -306,12 +321,13 @@ def _final_loss(graph: Graph, run: Run, export_dir: Path, split: tuple[Tensor, T
 
 def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: Split,
                rng: random.Random, max_segments: int = 2, expected: bool = True,
-               final_epoch: int | None = None) -> ProofResult | None:
+               final_epoch: int | None = None, cache: ReplayCache | None = None) -> ProofResult | None:
     """The proof of training of one run (None for a run that never stepped).
 
     ``expected``: the kernel's checkpoints were on, so every run of at least ``SEGMENT_STEPS`` steps streamed
     a checkpoint or the reason it has none; silence means the notebook switched them off. ``final_epoch``: the
     0-based epoch whose weights the run ended with, when it restored them (``grader.evaluation.states``).
+    ``cache``: segments already re-trained while the notebook ran (``grader.evaluation.live``).
     """
     if not run.steps:
         return None
@@ -328,11 +344,13 @@ def verify_run(run: Run, proofs: list[dict[str, Any]], export_dir: Path, split: 
         check_replayable(graph)
     except (GraphError, UnverifiableModel) as exc:
         return ProofResult("not_replay_verified", f"the model cannot be re-executed: {exc}")
-    data = split(segs[0].get("split") != "test")
+    train = segs[0].get("split") != "test"
+    data = split(train)
     result = ProofResult("verified")
     try:
         for seg in sorted(rng.sample(segs, min(max_segments, len(segs))), key=lambda s: int(s["start_step"])):
-            check = replay_segment(graph, seg, export_dir, data, run.losses)
+            check = replay_segment(graph, seg, export_dir, data, run.losses) if cache is None else \
+                cache.replay(run, graph, seg, export_dir, data, train)
             result.segments.append(check)
             if not check.ok:
                 result.status, result.reason = "unverified", (

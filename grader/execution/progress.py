@@ -3,7 +3,8 @@
 The runner reports cells (``ExecutionOptions.on_cell``); epochs happen inside a cell, so a small thread
 reads the JSON lines the probe streams (it flushes at every DataLoader epoch boundary) and calls the
 same callback with ``{"kind": "epoch", "run": k, "epoch": n, "mean_loss": x, "steps": s}``. Progress is
-for people watching; nothing here feeds the grade.
+for people watching. The raw events also go to whoever the caller names (the pipeline's live replay, which only
+moves work earlier: the grade is decided after the notebook, from the recording).
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ class _Runs:
 
 
 class EventTail:
-    """Follows ``path`` in a daemon thread while the kernel runs; ``stop()`` reads what is left."""
+    """Follows ``path`` in a daemon thread while the kernel runs; ``stop()`` reads what is left.
 
-    def __init__(self, path: Path, callback: Callback, interval_s: float = 0.5) -> None:
-        self.path, self.callback, self.interval_s = path, callback, interval_s
+    ``callback`` gets the progress events (finished epochs); ``on_event`` every probe event as it was streamed
+    (the live evaluation, ``grader.evaluation.live``, wired by the pipeline).
+    """
+
+    def __init__(self, path: Path, callback: Callback | None, interval_s: float = 0.5,
+                 on_event: Callback | None = None) -> None:
+        self.path, self.callback, self.interval_s, self.on_event = path, callback, interval_s, on_event
         self._stop = threading.Event()
         self._offset, self._partial = 0, b""
         self._runs = _Runs()
@@ -92,8 +98,18 @@ class EventTail:
                 ev = json.loads(line)
             except ValueError:
                 continue
-            for update in self._runs.on_event(ev) if isinstance(ev, dict) else []:
+            if not isinstance(ev, dict):
+                continue
+            if self.on_event is not None:
                 try:
-                    self.callback(update)
+                    self.on_event(ev)
+                except Exception:  # noqa: BLE001 - what overlaps with the run must never break grading
+                    pass
+            callback = self.callback
+            if callback is None:
+                continue
+            for update in self._runs.on_event(ev):
+                try:
+                    callback(update)
                 except Exception:  # noqa: BLE001 - a progress display must never break grading
                     pass
