@@ -139,6 +139,8 @@ def _grade_once(path: Path, assignment: Assignment, rubric: Rubric, opts: GradeO
     try:
         sub = load_submission(path, int(opts.max_submission_mb * 2**20) if opts.max_submission_mb else MAX_BYTES)
     except SubmissionError as exc:
+        if slot is not None:
+            slot.close()  # its kernel is not needed: nothing will run
         return _invalid(path, exc, assignment, mode), None, None
     provider = data_provider(assignment)
     root = provider.prepare(mode, opts.data_dir)

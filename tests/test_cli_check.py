@@ -4,6 +4,7 @@ page and optional JUnit; and the command works from a plain (non-editable) insta
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,9 @@ def test_check_korean_summary_progress_page_and_junit(tmp_path: Path) -> None:
     nb = _five_hidden(tmp_path)
     proc = _check([str(nb), "--out", "out", "--junit", "out/junit.xml"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # the first line comes before anything slow; the kernel was started while the notebook was read (warm slot)
+    assert proc.stderr.splitlines()[0].startswith(f"{nb} 를 점검합니다")
+    assert json.loads((tmp_path / "out" / "kim.json").read_text(encoding="utf-8"))["execution"]["warm_start"] is True
     # progress: one line per code cell, one per finished epoch (2 epochs of run 1)
     assert "[1/4] 셀 0 실행 중: import torch" in proc.stderr and "[4/4] 셀 3" in proc.stderr
     assert "학습 1 · epoch 1 끝 · 평균 loss" in proc.stderr and "학습 1 · epoch 2 끝" in proc.stderr
@@ -61,6 +65,17 @@ def test_check_english_summary_says_how_to_fix(tmp_path: Path) -> None:
 def test_check_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     proc = _check([str(tmp_path / "nope.ipynb")], cwd=tmp_path)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_check_of_a_broken_notebook_says_so_and_leaves_no_kernel_or_folder(tmp_path: Path) -> None:
+    """The kernel started ahead is stopped and its folder removed when the notebook turns out unreadable."""
+    (tmp_path / "lee.ipynb").write_text("{ not json", encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = _check(["lee.ipynb", "--lang", "en", "--out", "out"], cwd=tmp_path, env={**os.environ, "TMPDIR": str(temp)})
+    assert proc.returncode == 0, proc.stderr
+    assert "lee.ipynb" in proc.stdout and "not valid JSON" in proc.stdout
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("grader-")]
 
 
 def test_invalid_submission_summary_names_the_problem() -> None:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.assignment import load_assignment
 from grader.cli.options import common_options, grade_options, run_limits
 from grader.cli.output import maybe_junit
-from grader.errors import UsageError
+from grader.errors import GraderError, UsageError
+
+if TYPE_CHECKING:
+    from grader.execution.warm import WarmSlot
 
 EXIT_OK = 0
 
@@ -67,24 +71,43 @@ class _Progress:
         print(msg, file=sys.stderr, flush=True)
 
 
+def _import_pages() -> None:
+    """The page's modules (matplotlib), imported while the notebook runs."""
+    import grader.report.html
+    import grader.report.selfcheck  # noqa: F401
+
+
 def _check(args: argparse.Namespace) -> int:
     if not args.submission.exists():
         raise UsageError(f"no such file: {args.submission}")
     assignment = load_assignment(args.assignment)  # before the pipeline's imports: a wrong id fails fast
 
-    from grader.pipeline import grade_file, resolve_mode
-    from grader.reference.baseline import load_baseline
-    from grader.report.html import page_name, write_student_page
-    from grader.report.selfcheck import preview_notice, summary_text
-    from grader.result.build import write_result
+    from grader.pipeline import grade_file, prepare_slot, resolve_mode
 
     lang = args.lang or assignment.default_lang
     opts = grade_options(args, progress=None if args.quiet else _Progress(lang))
     mode = resolve_mode(assignment, opts)
     print(_START[lang].format(path=args.submission, mode=mode), file=sys.stderr, flush=True)
     t0 = time.monotonic()
-    res = grade_file(args.submission, assignment, opts)
+    # the kernel starts (and imports torch) now, while this process reads the notebook and imports the rest
+    try:
+        slot: WarmSlot | None = prepare_slot(assignment, opts, warm=True, name=args.submission.stem)
+    except GraderError:
+        slot = None  # a warm start is an optimization: grade_file starts the kernel itself and reports failures
+    pages = threading.Thread(target=_import_pages, name="grader-preload-pages", daemon=True)
+    pages.start()
+    try:
+        res = grade_file(args.submission, assignment, opts, slot=slot)
+    finally:
+        if slot is not None:
+            slot.close()  # grade_file closes it once used; here for the paths that fail before (idempotent)
     res.setdefault("timings", {})["wall_s"] = round(time.monotonic() - t0, 2)
+    pages.join()
+    from grader.reference.baseline import load_baseline
+    from grader.report.html import page_name, write_student_page
+    from grader.report.selfcheck import preview_notice, summary_text
+    from grader.result.build import write_result
+
     write_result(res, args.out)
     page = write_student_page(res, args.out / page_name(res["submission"]["id"]), load_baseline(assignment, mode),
                               lang, assignment, preview=preview_notice(res, lang))

@@ -9,7 +9,9 @@ Fast path: when the dataset's transform is torchvision's ``ToTensor`` (optionall
 ``Normalize``, alone or in a ``Compose``), ``__getitem__`` serves a pre-decoded float tensor instead
 of decoding a PIL image per sample. ``ToTensor`` on a uint8 image is ``to(float).div(255)``; doing
 that once for the whole array gives bit-identical values, so the student's DataLoader, shuffling
-RNG, batches and losses are unchanged. Anything else runs untouched.
+RNG, batches and losses are unchanged. A DataLoader's fetcher takes a whole batch through ``__getitems__``: one
+gather and one ``Normalize`` per batch (elementwise, so the same values) instead of one per sample. Anything else
+(a subclass's own ``__getitem__``, a ``target_transform``, ``.data`` changed in place) runs untouched.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import inspect
+import os
 import sys
 from typing import Any
 
@@ -24,6 +27,8 @@ import torch
 
 _probe: Any = None
 _patched: list[tuple[Any, str, Any]] = []
+_ABSENT = object()  # a class attribute the patch added (removed again by uninstall)
+_INT_LABELS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)  # tolist() gives int(...)'s values
 
 
 class _MnistFinder(importlib.abc.MetaPathFinder):
@@ -63,7 +68,9 @@ def _enable_fast(ds: Any) -> None:
     data = getattr(ds, "data", None)
     if post is None or not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 3:
         return
-    ds._grader_fast = (data.unsqueeze(1).to(torch.get_default_dtype()).div(255), post, ds.transform, data)
+    # the data's version counter: an in-place change to .data later (ds.data[ds.data < 50] = 0) ends the fast path
+    ds._grader_fast = (data.unsqueeze(1).to(torch.get_default_dtype()).div(255), post, ds.transform, data,
+                       data._version)
 
 
 def patch(cls: Any) -> None:
@@ -82,6 +89,7 @@ def patch(cls: Any) -> None:
         requested, download = bound.arguments.get("root"), bound.arguments.get("download", False)
         bound.arguments["root"] = _probe.cfg["mnist_root"]
         bound.arguments["download"] = False  # never the network: the grader's data is already there
+        self._grader_redirected = True  # read by raw_folder below
         original(*bound.args, **bound.kwargs)
         try:
             _probe.mnist_created(self, bool(bound.arguments.get("train", True)), requested, download)
@@ -91,11 +99,10 @@ def patch(cls: Any) -> None:
             _probe.error("mnist", exc)
 
     def __getitem__(self: Any, index: Any) -> Any:
-        fast = self.__dict__.get("_grader_fast")
-        # the student may swap .transform or .data later: then the original path is the truth
-        if fast is None or self.transform is not fast[2] or self.data is not fast[3]:
+        fast = _fast(self)
+        if fast is None:
             return original_getitem(self, index)
-        img = fast[0][index]
+        img = fast[0][index].clone()  # a tensor of its own, as ToTensor makes one: the student may change it
         for t in fast[1]:
             img = t(img)
         target = int(self.targets[index])
@@ -103,10 +110,54 @@ def patch(cls: Any) -> None:
             target = self.target_transform(target)
         return img, target
 
+    def __getitems__(self: Any, indices: Any) -> Any:
+        """A DataLoader's batch at once (its fetcher calls this when the dataset has it): one gather and one
+        Normalize for the batch instead of one per sample; the same values, so the same batches and losses."""
+        fast = _fast(self)
+        targets = self.targets
+        if fast is None or type(self).__getitem__ is not __getitem__ or self.target_transform is not None \
+                or not isinstance(targets, torch.Tensor) or targets.dtype not in _INT_LABELS or targets.dim() != 1 \
+                or not _plain_indices(indices, len(fast[0])):
+            return [self[i] for i in indices]  # what the fetcher does without __getitems__
+        index = torch.tensor(indices, dtype=torch.long)
+        imgs = fast[0][index]
+        for t in fast[1]:
+            imgs = t(imgs)
+        return list(zip(imgs.unbind(0), targets[index].tolist(), strict=True))
+
+    original_raw = cls.__dict__.get("raw_folder")
+
+    def raw_folder(self: Any) -> Any:
+        """torchvision reads ``root/<class name>/raw``: a student's ``class MyMNIST(MNIST)`` reads the grader's
+        ``root/MNIST/raw`` all the same (with the network, its download would have filled ``root/MyMNIST``)."""
+        if self.__dict__.get("_grader_redirected"):
+            return os.path.join(self.root, "MNIST", "raw")
+        if isinstance(original_raw, property) and original_raw.fget is not None:
+            return original_raw.fget(self)
+        return os.path.join(self.root, type(self).__name__, "raw")
+
     __init__._grader = True  # type: ignore[attr-defined]
-    _patched.extend([(cls, "__init__", original), (cls, "__getitem__", original_getitem)])
+    _patched.extend([(cls, "__init__", original), (cls, "__getitem__", original_getitem),
+                     (cls, "__getitems__", cls.__dict__.get("__getitems__", _ABSENT)),
+                     (cls, "raw_folder", original_raw if original_raw is not None else _ABSENT)])
+    cls.raw_folder = property(raw_folder)
     cls.__init__ = __init__
     cls.__getitem__ = __getitem__
+    cls.__getitems__ = __getitems__
+
+
+def _fast(ds: Any) -> Any:
+    """The dataset's pre-decoded images, or None when the original path is the truth (no fast path, or the student
+    swapped ``.transform`` or ``.data``, or changed ``.data`` in place, since)."""
+    fast = ds.__dict__.get("_grader_fast")
+    if fast is None or ds.transform is not fast[2] or ds.data is not fast[3] or ds.data._version != fast[4]:
+        return None
+    return fast
+
+
+def _plain_indices(indices: Any, n: int) -> bool:
+    """A list of in-range Python ints (a sampler's usual batch); anything else goes through ``__getitem__``."""
+    return isinstance(indices, list) and all(type(i) is int and -n <= i < n for i in indices)
 
 
 def install(probe: Any) -> None:
@@ -131,4 +182,7 @@ def uninstall() -> None:
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _MnistFinder)]
     while _patched:
         cls, name, fn = _patched.pop()
-        setattr(cls, name, fn)
+        if fn is _ABSENT:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, fn)
