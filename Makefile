@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/fast_data.py
 	$(PY) benchmarks/cpu_denormals.py --data full --steps 9000 --report 1200
 	$(PY) benchmarks/warm_start.py
+	$(PY) benchmarks/check_speed.py --rounds 3
 
 bench-gpu: $(STAMP)  # on a GPU machine, about 8 minutes; full MNIST from GRADER_MNIST_DIR
 	$(PY) benchmarks/gpu_throughput.py --json benchmarks/results/gpu_throughput.json

@@ -7,7 +7,11 @@ of the data mode (the embedded subset by default), so ``datasets.MNIST(root='MNI
 the script prints every pair, the medians and the median ratio (check / plain). Results go in
 docs/measurements.md; ``--json`` writes them too.
 
-Usage: python benchmarks/check_speed.py [--rounds 3] [--assignment dnn2_mnist] [--data subset] [NOTEBOOK]
+``--baseline REV`` adds ``grader check`` of an earlier revision (a temporary git worktree, same venv) to each
+round: before and after a change, measured in one run.
+
+Usage: python benchmarks/check_speed.py [--rounds 3] [--baseline REV] [--assignment dnn2_mnist] [--data subset]
+       [NOTEBOOK]
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
+
+from _worktree import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -35,22 +42,26 @@ def main() -> None:
     ap.add_argument("--data", default="subset", help="the data mode both runs get (default: subset)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    ap.add_argument("--baseline", default=None, help="also time `grader check` of this git revision")
     args = ap.parse_args()
     from grader.assignment import load_assignment
     from grader.pipeline import data_provider
 
     root = data_provider(load_assignment(args.assignment)).prepare(args.data, None)
     pairs = []
-    for r in range(args.rounds):
-        first, second = ("check", "plain") if r % 2 == 0 else ("plain", "check")  # alternate who goes first
-        row = {}
-        for what in (first, second):
-            row[what] = check_once(args.notebook, args.assignment, args.data) if what == "check" \
-                else plain_once(args.notebook, root)
-        pairs.append(row)
-        c, p = row["check"], row["plain"]
-        print(f"round {r + 1}: grader check {c['wall_s']:.1f} s (first line after {c['first_line_s']:.1f} s), "
-              f"plain run {p['wall_s']:.1f} s, ratio {c['wall_s'] / p['wall_s']:.2f}", flush=True)
+    with worktree(args.baseline) if args.baseline else nullcontext(None) as base:
+        variants = ["check", "plain"] + (["before"] if base else [])
+        for r in range(args.rounds):
+            order = variants[r % len(variants):] + variants[:r % len(variants)]  # who goes first rotates
+            row = {}
+            for what in order:
+                row[what] = plain_once(args.notebook, root) if what == "plain" else \
+                    check_once(args.notebook, args.assignment, args.data, base if what == "before" else None)
+            pairs.append(row)
+            c, p = row["check"], row["plain"]
+            before = f", before ({args.baseline}) {row['before']['wall_s']:.1f} s" if base else ""
+            print(f"round {r + 1}: grader check {c['wall_s']:.1f} s (first line after {c['first_line_s']:.1f} s), "
+                  f"plain run {p['wall_s']:.1f} s, ratio {c['wall_s'] / p['wall_s']:.2f}{before}", flush=True)
     check = statistics.median(p["check"]["wall_s"] for p in pairs)
     plain = statistics.median(p["plain"]["wall_s"] for p in pairs)
     ratio = statistics.median(p["check"]["wall_s"] / p["plain"]["wall_s"] for p in pairs)
@@ -59,6 +70,10 @@ def main() -> None:
           f"{platform.processor() or platform.machine()}): grader check median {check:.1f} s, plain nbclient run "
           f"median {plain:.1f} s, median ratio {ratio:.2f} (target ≤ 0.55, goal 0.5); first progress line after "
           f"{first_line:.1f} s (target ≤ 2 s)")
+    if args.baseline:
+        before = statistics.median(p["before"]["wall_s"] / p["plain"]["wall_s"] for p in pairs)
+        print(f"before ({args.baseline}): median {statistics.median(p['before']['wall_s'] for p in pairs):.1f} s, "
+              f"median ratio {before:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"notebook": args.notebook.name, "data": args.data, "rounds": pairs,
@@ -66,13 +81,15 @@ def main() -> None:
                                          "cpu_count": os.cpu_count()}, indent=1))
 
 
-def check_once(notebook: Path, aid: str, data: str) -> dict[str, float]:
-    """``grader check NOTEBOOK`` in a fresh output folder; wall time and when its first line came (stderr)."""
+def check_once(notebook: Path, aid: str, data: str, checkout: Path | None = None) -> dict[str, float]:
+    """``grader check NOTEBOOK`` in a fresh output folder; wall time and when its first line came (stderr).
+    With ``checkout``: that checkout's grader (``python -m grader``, it first on ``PYTHONPATH``)."""
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
-        cmd = [str(BIN / "grader"), "check", str(notebook), "--assignment", aid, "--data", data,
-               "--out", str(Path(tmp) / "out")]
+        grader = [str(BIN / "grader")] if checkout is None else [sys.executable, "-m", "grader"]
+        env = os.environ if checkout is None else {**os.environ, "PYTHONPATH": str(checkout)}
+        cmd = [*grader, "check", str(notebook), "--assignment", aid, "--data", data, "--out", str(Path(tmp) / "out")]
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp, env=env)
         assert proc.stderr is not None
         first = proc.stderr.readline()
         first_s = time.perf_counter() - t
