@@ -122,7 +122,9 @@ def patch(cls: Any) -> None:
         index = torch.tensor(indices, dtype=torch.long)
         imgs = fast[0][index]
         for t in fast[1]:
-            imgs = t(imgs)
+            # forward(), not __call__: torchvision calls Normalize per image; a batch-sized call seen by the probe's
+            # module hooks would pass for a model's input (the graph trace would read the normalization into it)
+            imgs = t.forward(imgs)
         return list(zip(imgs.unbind(0), targets[index].tolist(), strict=True))
 
     original_raw = cls.__dict__.get("raw_folder")
