@@ -55,11 +55,11 @@ class Beside:
                 self._off, self._pending = True, []
             return
         live = LiveReplay(self.export_dir, self.split)
-        with self._lock:
-            pending, self._pending, self._live = self._pending, [], live
+        with self._lock:  # the buffered events go first: a new one waits on the lock, so stream order is kept
+            for ev in self._pending:
+                live.feed(ev)
+            self._pending, self._live = [], live
         live.__enter__()
-        for ev in pending:
-            live.feed(ev)
 
     def feed(self, ev: dict[str, Any]) -> None:
         """One probe event as streamed (from the execution stage's event tail)."""
