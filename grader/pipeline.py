@@ -115,10 +115,14 @@ def grade_file(path: Path, assignment: Assignment | None = None, opts: GradeOpti
     A cell that failed only because the quick data mode serves fewer items than it assumed is graded once more
     in the provider's full mode, or explained without the full data (:mod:`grader.fallback`, ``data.fallback``).
     """
-    assignment = assignment or load_assignment()
-    rubric = rubric or load_rubric(assignment)
-    opts = opts or GradeOptions()
-    result, report, notebook = _grade_once(path, assignment, rubric, opts, slot)
+    try:
+        assignment = assignment or load_assignment()
+        rubric = rubric or load_rubric(assignment)
+        opts = opts or GradeOptions()
+        result, report, notebook = _grade_once(path, assignment, rubric, opts, slot)
+    finally:
+        if slot is not None:
+            slot.close()  # used or not (an invalid file, a broken rubric, no data): it serves one submission
     mode = result["data"]["mode"]
     provider = data_provider(assignment)
     fb = fallback.plan(provider, mode, report, notebook, opts.data_dir, result)
@@ -139,17 +143,15 @@ def _grade_once(path: Path, assignment: Assignment, rubric: Rubric, opts: GradeO
     try:
         sub = load_submission(path, int(opts.max_submission_mb * 2**20) if opts.max_submission_mb else MAX_BYTES)
     except SubmissionError as exc:
-        if slot is not None:
-            slot.close()  # its kernel is not needed: nothing will run
         return _invalid(path, exc, assignment, mode), None, None
     provider = data_provider(assignment)
     root = provider.prepare(mode, opts.data_dir)
     space = _usable(slot, assignment, opts, mode, root) or prepare_slot(assignment, opts, warm=False, name=sub.id)
-    colab.provide(sub.notebook, root, colab.sample_dir(provider.name, root), space.work,  # Colab's sample_data
-                  sandboxed=bool(space.box and space.box.info["enabled"]))
-    split = _split_maker(provider, root) if opts.proof and opts.overlap else None
-    beside = Beside(space.probe, split)  # imports, data and replays in this process while the kernel runs
     with space:  # closed after grading, the caller's slot too: a slot serves one submission
+        colab.provide(sub.notebook, root, colab.sample_dir(provider.name, root), space.work,  # Colab's sample_data
+                      sandboxed=bool(space.box and space.box.info["enabled"]))
+        split = _split_maker(provider, root) if opts.proof and opts.overlap else None
+        beside = Beside(space.probe, split)  # imports, data and replays in this process while the kernel runs
         report, exec_opts, box_info = _execute(sub, space, opts, beside.feed)
         recording = load_recording(space.events, sub.notebook, facts_token=report.facts_token)
         t_eval = time.monotonic()

@@ -96,11 +96,7 @@ def _check(args: argparse.Namespace) -> int:
         slot = None  # a warm start is an optimization: grade_file starts the kernel itself and reports failures
     pages = threading.Thread(target=_import_pages, name="grader-preload-pages", daemon=True)
     pages.start()
-    try:
-        res = grade_file(args.submission, assignment, opts, slot=slot)
-    finally:
-        if slot is not None:
-            slot.close()  # grade_file closes it once used; here for the paths that fail before (idempotent)
+    res = grade_file(args.submission, assignment, opts, slot=slot)  # it closes the slot, used or not
     res.setdefault("timings", {})["wall_s"] = round(time.monotonic() - t0, 2)
     pages.join()
     from grader.reference.baseline import load_baseline

@@ -127,7 +127,7 @@ def patch(cls: Any) -> None:
             imgs = t.forward(imgs)
         return list(zip(imgs.unbind(0), targets[index].tolist(), strict=True))
 
-    original_raw = cls.__dict__.get("raw_folder")
+    original_raw = cls.__dict__.get("raw_folder", _ABSENT)
 
     def raw_folder(self: Any) -> Any:
         """torchvision reads ``root/<class name>/raw``: a student's ``class MyMNIST(MNIST)`` reads the grader's
@@ -141,7 +141,7 @@ def patch(cls: Any) -> None:
     __init__._grader = True  # type: ignore[attr-defined]
     _patched.extend([(cls, "__init__", original), (cls, "__getitem__", original_getitem),
                      (cls, "__getitems__", cls.__dict__.get("__getitems__", _ABSENT)),
-                     (cls, "raw_folder", original_raw if original_raw is not None else _ABSENT)])
+                     (cls, "raw_folder", original_raw)])
     cls.raw_folder = property(raw_folder)
     cls.__init__ = __init__
     cls.__getitem__ = __getitem__
